@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/linestation/linestation/assets"
 	"github.com/linestation/linestation/station"
 )
 
@@ -28,6 +29,9 @@ type Kiosk struct {
 
 // New builds the kiosk for the given app and window.
 func New(a fyne.App, w fyne.Window) *Kiosk {
+	if err := lang.AddTranslationsFS(assets.Translations, "translations"); err != nil {
+		fyne.LogError("load the kiosk's translations", err)
+	}
 	k := &Kiosk{app: a, window: w}
 	k.title = canvas.NewText(station.AppName, theme.Color(theme.ColorNameForeground))
 	k.title.TextSize = 48

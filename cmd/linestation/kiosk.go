@@ -24,7 +24,7 @@ Flags:
 // runKiosk opens the kiosk window and returns when it is closed or ctx ends.
 // It is the only command that creates a Fyne app.
 func runKiosk(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("kiosk", kioskUsage, stderr)
+	fs := newFlagSet("kiosk", kioskUsage, stdout)
 	fullscreen := fs.Bool("fullscreen", false, "fill the screen (kiosk mode on the line PC)")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -119,24 +119,33 @@ type failure struct{ reason string }
 
 func (e *failure) Error() string { return e.reason }
 
-// newFlagSet returns a flag set that reports errors instead of exiting and
-// prints the given usage text for -h.
-func newFlagSet(name, text string, stderr io.Writer) *flag.FlagSet {
+// newFlagSet returns a flag set that reports errors instead of exiting.
+// Its usage text (text followed by the flags' defaults) goes to stdout when
+// asked for with -h or --help; parse errors become usage errors on stderr.
+func newFlagSet(name, text string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, text)
+		fmt.Fprint(fs.Output(), text)
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
-// parseFlags parses args and turns flag errors into usage errors.
+// parseFlags parses args and turns flag errors into usage errors. The flag
+// package's own printing is silenced: help goes to the flag set's output,
+// errors to the caller.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return err
+	} else if err != nil {
 		return &usageError{message: fmt.Sprintf("%s: %v", fs.Name(), err), hint: fmt.Sprintf("run 'linestation %s --help'", fs.Name())}
 	}
 	return nil
