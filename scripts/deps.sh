@@ -13,7 +13,7 @@ packages=(
 	# a display for headless runs and screenshots
 	xvfb xauth imagemagick x11-utils
 	# test peers: NTP server, pseudo-terminals, XML schema validation
-	chrony socat libxml2-utils
+	chrony faketime socat libxml2-utils
 )
 
 missing=()
