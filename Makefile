@@ -23,11 +23,6 @@ BIN := build/linestation
 FUZZTIME ?= 4s
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
 
-# Fyne reads the locale from the environment and complains about "C".
-ifeq ($(filter-out C POSIX C.UTF-8,$(LANG)),)
-export LANG := en_US.UTF-8
-endif
-
 .PHONY: all deps build run test check unit fuzz screenshots bench package clean
 
 all: build

@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	_ "github.com/linestation/linestation/cmd/linestation/internal/locale" // before Fyne reads the locale
 	"github.com/linestation/linestation/station"
 )
 
