@@ -23,12 +23,20 @@ BIN := build/linestation
 FUZZTIME ?= 4s
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
 
-.PHONY: all deps build run test check unit fuzz screenshots bench package clean
+# Independent peers from the npm registry that the tests run against.
+NPM_PEERS := node-opcua@2.186.4 zpl-renderer-js@3.4.0
+
+.PHONY: all deps test-deps build run test check unit fuzz screenshots bench package clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
+
+# test-deps adds what only the tests need: the npm peers, installed once
+# into build/npm.
+test-deps: deps
+	@scripts/npm-peers.sh $(NPM_PEERS) >/dev/null
 
 build: deps
 	$(GO) build -tags $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/linestation
@@ -36,7 +44,7 @@ build: deps
 run: build
 	@scripts/run.sh $(BIN)
 
-test: deps check unit fuzz screenshots
+test: test-deps check unit fuzz screenshots
 	@echo "make test: all checks passed"
 
 check:
@@ -53,7 +61,7 @@ fuzz:
 screenshots: build
 	scripts/screenshot.sh $(BIN) build/screenshots/kiosk.png kiosk
 
-bench: deps
+bench: test-deps
 	$(GO) test -tags $(TEST_TAGS) -run '^$$' -bench . -benchmem ./... | tee build/bench.txt
 
 package: deps

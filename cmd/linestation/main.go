@@ -54,6 +54,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runKiosk(ctx, rest, stdout, stderr)
 	case "gs1":
 		err = runGS1(ctx, rest, stdin, stdout, stderr)
+	case "epcis":
+		err = runEPCIS(ctx, rest, stdin, stdout, stderr)
 	case "ledger":
 		err = runLedger(ctx, rest, stdout, stderr)
 	case "version":
@@ -99,6 +101,7 @@ Usage:
 Commands:
   kiosk      start the touchscreen station app (the default)
   gs1        parse and build GS1 identifiers and barcode data
+  epcis      validate and convert EPCIS documents (1.2 XML, 2.0 XML, 2.0 JSON-LD)
   ledger     verify, export and rebuild a station ledger file
   version    print the version
   help       print this text
