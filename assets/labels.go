@@ -1,4 +1,3 @@
-// Package assets holds the files embedded in the binary: label templates, translations, icons.
 package assets
 
 import "embed"
