@@ -58,7 +58,11 @@ unit:
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME) $(TEST_TAGS)
 
+# screenshots starts the real kiosk under Xvfb (failing if its window does
+# not come up) and checks that the headless commands run with no display.
 screenshots: build
+	env -u DISPLAY -u WAYLAND_DISPLAY $(BIN) version >/dev/null
+	env -u DISPLAY -u WAYLAND_DISPLAY $(BIN) gs1 parse '(01)00300010123455(17)271100(10)LOT1(21)SER1' >/dev/null
 	scripts/screenshot.sh $(BIN) build/screenshots/kiosk.png kiosk
 
 bench: test-deps
