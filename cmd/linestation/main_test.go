@@ -33,7 +33,7 @@ func TestRun_Help(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("%v: exit=%d, want 0", args, code)
 		}
-		for _, cmd := range []string{"kiosk", "gs1", "ledger", "version"} {
+		for _, cmd := range []string{"kiosk", "gs1", "epcis", "ledger", "sim", "version"} {
 			if !strings.Contains(out, "\n  "+cmd+" ") {
 				t.Fatalf("%v: usage does not list %q:\n%s", args, cmd, out)
 			}

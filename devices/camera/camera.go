@@ -38,18 +38,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.bug.st/serial"
-
+	"github.com/linestation/linestation/devices/internal/link"
 	"github.com/linestation/linestation/station"
 )
 
 // DefaultAnswerTimeout bounds the wait for one DMCC response.
 const DefaultAnswerTimeout = 2 * time.Second
+
+// DialFunc opens a connection to a device. It must give up when ctx is done.
+type DialFunc = link.DialFunc
 
 // Options configure a Camera. The zero value is usable with a connection
 // given to NewCamera.
@@ -78,11 +79,11 @@ type Options struct {
 // run one at a time, and Read may wait in another goroutine meanwhile.
 type Camera struct {
 	opt        Options
-	cmd        *link
-	res        *link // == cmd when results share the command connection
+	cmd        *link.Link
+	res        *link.Link // == cmd when results share the command connection
 	sem        chan struct{}
 	id         int
-	configured *conn // the command connection that got SET COM.DMCC-RESPONSE 1
+	configured *link.Conn // the command connection that got SET COM.DMCC-RESPONSE 1
 }
 
 var _ station.Camera = (*Camera)(nil)
@@ -98,30 +99,25 @@ func NewCamera(cmd, results io.ReadWriter, opt Options) *Camera {
 		opt.AnswerTimeout = DefaultAnswerTimeout
 	}
 	if opt.Clock == nil {
-		opt.Clock = systemClock
+		opt.Clock = link.SystemClock()
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default().With("component", "camera")
 	}
-	opt.Logger = opt.Logger.With(logKeyDevice, opt.Name)
+	opt.Logger = opt.Logger.With(link.LogKeyDevice, opt.Name)
 	c := &Camera{opt: opt, sem: make(chan struct{}, 1)}
-	c.cmd = newLink(cmd, opt.DialCommand, newHealth(opt.Name, "camera", opt.Clock), scanLines, isResult, opt.MinBackoff, opt.MaxBackoff, opt.Logger)
+	newLink := func(rw io.ReadWriter, dial DialFunc, logger *slog.Logger) *link.Link {
+		return link.New(rw, link.Options{
+			Dial: dial, Health: link.NewHealth(opt.Name, "camera", opt.Clock), Split: link.ScanLines, IsEvent: isResult,
+			MinBackoff: opt.MinBackoff, MaxBackoff: opt.MaxBackoff, Logger: logger,
+		})
+	}
+	c.cmd = newLink(cmd, opt.DialCommand, opt.Logger)
 	c.res = c.cmd
 	if results != nil || opt.DialResults != nil {
-		c.res = newLink(results, opt.DialResults, newHealth(opt.Name, "camera", opt.Clock), scanLines, isResult, opt.MinBackoff, opt.MaxBackoff, opt.Logger.With("connection", "results"))
+		c.res = newLink(results, opt.DialResults, opt.Logger.With("connection", "results"))
 	}
 	return c
-}
-
-func scanLines(data []byte, atEOF bool) (int, []byte, error) {
-	i := bytes.IndexByte(data, '\n')
-	if i < 0 {
-		if atEOF && len(data) > 0 {
-			return len(data), bytes.TrimSuffix(data, []byte("\r")), nil
-		}
-		return 0, nil, nil
-	}
-	return i + 1, bytes.TrimSuffix(data[:i], []byte("\r")), nil
 }
 
 // isResult tells result lines from DMCC responses (which start with "||").
@@ -129,9 +125,9 @@ func isResult(line []byte) bool { return !bytes.HasPrefix(line, []byte("||")) }
 
 // Health is the worse of the two connections' health; it never blocks.
 func (c *Camera) Health() station.Health {
-	h := c.cmd.health.get()
+	h := c.cmd.Health().Get()
 	if c.res != c.cmd {
-		if r := c.res.health.get(); r.State != station.DeviceConnected && h.State == station.DeviceConnected {
+		if r := c.res.Health().Get(); r.State != station.DeviceConnected && h.State == station.DeviceConnected {
 			r.Reason = "result connection: " + r.Reason
 			return r
 		}
@@ -141,9 +137,9 @@ func (c *Camera) Health() station.Health {
 
 // Close closes both connections.
 func (c *Camera) Close() error {
-	c.cmd.close()
+	c.cmd.Close()
 	if c.res != c.cmd {
-		c.res.close()
+		c.res.Close()
 	}
 	return nil
 }
@@ -156,7 +152,7 @@ func (c *Camera) Connect(ctx context.Context) error {
 	if _, err := c.Command(ctx, "GET DEVICE.TYPE"); err != nil {
 		return fmt.Errorf("connect camera: %w", err)
 	}
-	if _, err := c.res.get(ctx); err != nil {
+	if _, err := c.res.Get(ctx); err != nil {
 		return fmt.Errorf("connect camera results: %w", err)
 	}
 	return nil
@@ -180,33 +176,33 @@ func (c *Camera) Command(ctx context.Context, command string) (string, error) {
 		return "", fmt.Errorf("%w: %w", station.Errorf(station.EDEVICE, "%s is busy", c.opt.Name), ctx.Err())
 	}
 	defer func() { <-c.sem }()
-	conn, err := c.cmd.get(ctx)
+	conn, err := c.cmd.Get(ctx)
 	if err != nil {
 		return "", err
 	}
 	if c.configured != conn {
 		// Silent mode (the reader's default) answers nothing: switch to
 		// extended responses first, without waiting for an answer.
-		if err := c.cmd.send(ctx, conn, []byte("||>SET COM.DMCC-RESPONSE 1\r\n")); err != nil {
+		if err := c.cmd.Send(ctx, conn, []byte("||>SET COM.DMCC-RESPONSE 1\r\n")); err != nil {
 			return "", err
 		}
 		c.configured = conn
 	}
-	c.cmd.drain(conn)
+	c.cmd.Drain(conn)
 	c.id++
-	if err := c.cmd.send(ctx, conn, []byte(fmt.Sprintf("||0:%d>%s\r\n", c.id, command))); err != nil {
+	if err := c.cmd.Send(ctx, conn, []byte(fmt.Sprintf("||0:%d>%s\r\n", c.id, command))); err != nil {
 		return "", err
 	}
 	actx, cancel := context.WithTimeout(ctx, c.opt.AnswerTimeout)
 	defer cancel()
 	for {
-		line, err := c.cmd.recv(actx, conn)
+		line, err := c.cmd.Recv(actx, conn)
 		if err != nil {
 			return "", err
 		}
 		id, status, data, err := ParseResponse(line)
 		if err != nil {
-			c.cmd.drop(conn, err)
+			c.cmd.Drop(conn, err)
 			return "", fmt.Errorf("%w: %w", station.Errorf(station.EDEVICE, "%s sent a garbled DMCC response", c.opt.Name), err)
 		}
 		if id != c.id {
@@ -279,7 +275,7 @@ func (c *Camera) Set(ctx context.Context, name, value string) error {
 // Read waits for the next result line. A no-read is a result; a garbled
 // line is an EDEVICE error that quotes it.
 func (c *Camera) Read(ctx context.Context) (station.CameraRead, error) {
-	line, err := c.res.event(ctx)
+	line, err := c.res.Event(ctx)
 	if err != nil {
 		return station.CameraRead{}, fmt.Errorf("wait for camera result: %w", err)
 	}
@@ -340,22 +336,9 @@ func ParseResult(line []byte) (station.CameraRead, error) {
 
 // DialTCP returns a DialFunc for a reader's TCP port (23 for DMCC, or the
 // result port configured on the reader).
-func DialTCP(addr string) DialFunc {
-	return func(ctx context.Context) (io.ReadWriteCloser, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("dial camera %s: %w", addr, err)
-		}
-		return c, nil
-	}
-}
+func DialTCP(addr string) DialFunc { return link.DialTCP("camera", addr) }
 
 // OpenSerial opens a serial port at baud, 8N1.
 func OpenSerial(name string, baud int) (io.ReadWriteCloser, error) {
-	port, err := serial.Open(name, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
-	if err != nil {
-		return nil, fmt.Errorf("open serial port %s: %w", name, err)
-	}
-	return port, nil
+	return link.OpenSerial(name, baud)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/linestation/linestation/devices/camera"
+	"github.com/linestation/linestation/devices/internal/ptytest"
 	"github.com/linestation/linestation/devices/sim"
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/station/stationtest"
@@ -77,22 +78,10 @@ func mustConnect(tb testing.TB, c *camera.Camera, s *sim.Camera) {
 // results on one stream) over a socat pseudo-terminal pair.
 func MustSerial(tb testing.TB) env {
 	tb.Helper()
-	stationtest.RequireCommand(tb, "socat", "apt-get install socat")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	pair, err := sim.StartPTYPair(ctx, tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { pair.Close() })
 	s := sim.NewCamera()
+	path := ptytest.MustServe(tb, s.Serve)
 	tb.Cleanup(func() { s.Close() })
-	end, err := os.OpenFile(pair.B, os.O_RDWR, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go s.Serve(end)
-	port, err := camera.OpenSerial(pair.A, 115200)
+	port, err := camera.OpenSerial(path, 115200)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -16,19 +16,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.bug.st/serial"
-
+	"github.com/linestation/linestation/devices/internal/link"
 	"github.com/linestation/linestation/station"
 )
 
 // DefaultAnswerTimeout bounds the wait for one response.
 const DefaultAnswerTimeout = 2 * time.Second
+
+// DialFunc opens a connection to a device. It must give up when ctx is done.
+type DialFunc = link.DialFunc
 
 // Options configure a Coder. The zero value is usable.
 type Options struct {
@@ -52,7 +53,7 @@ type Options struct {
 // one at a time, and Printed may wait in another goroutine meanwhile.
 type Coder struct {
 	opt  Options
-	link *link
+	link *link.Link
 	sem  chan struct{}
 	id   int
 }
@@ -69,30 +70,20 @@ func NewCoder(rw io.ReadWriter, opt Options) *Coder {
 		opt.AnswerTimeout = DefaultAnswerTimeout
 	}
 	if opt.Clock == nil {
-		opt.Clock = systemClock
+		opt.Clock = link.SystemClock()
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default().With("component", "coder")
 	}
-	opt.Logger = opt.Logger.With(logKeyDevice, opt.Name)
-	h := newHealth(opt.Name, "coder", opt.Clock)
+	opt.Logger = opt.Logger.With(link.LogKeyDevice, opt.Name)
 	return &Coder{
-		opt:  opt,
-		link: newLink(rw, opt.Dial, h, scanLines, isEvent, opt.MinBackoff, opt.MaxBackoff, opt.Logger),
-		sem:  make(chan struct{}, 1),
+		opt: opt,
+		link: link.New(rw, link.Options{
+			Dial: opt.Dial, Health: link.NewHealth(opt.Name, "coder", opt.Clock), Split: link.ScanLines, IsEvent: isEvent,
+			MinBackoff: opt.MinBackoff, MaxBackoff: opt.MaxBackoff, Logger: opt.Logger,
+		}),
+		sem: make(chan struct{}, 1),
 	}
-}
-
-// scanLines splits on LF and drops a CR before it.
-func scanLines(data []byte, atEOF bool) (int, []byte, error) {
-	i := bytes.IndexByte(data, '\n')
-	if i < 0 {
-		if atEOF && len(data) > 0 {
-			return len(data), bytes.TrimSuffix(data, []byte("\r")), nil
-		}
-		return 0, nil, nil
-	}
-	return i + 1, bytes.TrimSuffix(data[:i], []byte("\r")), nil
 }
 
 // isEvent tells unsolicited lines (PRN, FLT, RDY) from responses.
@@ -101,10 +92,10 @@ func isEvent(line []byte) bool {
 }
 
 // Health reports the coder's state as last seen; it never blocks.
-func (c *Coder) Health() station.Health { return c.link.health.get() }
+func (c *Coder) Health() station.Health { return c.link.Health().Get() }
 
 // Close closes the connection; later calls fail with EDEVICE.
-func (c *Coder) Close() error { return c.link.close() }
+func (c *Coder) Close() error { return c.link.Close() }
 
 // Encode writes s as an LSC/1 token: bytes outside ! to ~, and % and =, as %XX.
 func Encode(s string) string {
@@ -161,30 +152,30 @@ func (c *Coder) request(ctx context.Context, verb string, args ...string) ([]str
 		return nil, fmt.Errorf("%w: %w", station.Errorf(station.EDEVICE, "%s is busy", c.opt.Name), ctx.Err())
 	}
 	defer func() { <-c.sem }()
-	conn, err := c.link.get(ctx)
+	conn, err := c.link.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c.link.drain(conn)
+	c.link.Drain(conn)
 	c.id++
 	id := strconv.Itoa(c.id)
 	line := verb + " " + id
 	if len(args) > 0 {
 		line += " " + strings.Join(args, " ")
 	}
-	if err := c.link.send(ctx, conn, []byte(line+"\n")); err != nil {
+	if err := c.link.Send(ctx, conn, []byte(line+"\n")); err != nil {
 		return nil, err
 	}
 	actx, cancel := context.WithTimeout(ctx, c.opt.AnswerTimeout)
 	defer cancel()
 	for {
-		resp, err := c.link.recv(actx, conn)
+		resp, err := c.link.Recv(actx, conn)
 		if err != nil {
 			return nil, err
 		}
 		f := strings.Fields(string(resp))
 		if len(f) < 2 {
-			c.link.drop(conn, fmt.Errorf("garbled response %q", resp))
+			c.link.Drop(conn, fmt.Errorf("garbled response %q", resp))
 			return nil, station.Errorf(station.EDEVICE, "%s sent a garbled answer to %s", c.opt.Name, verb)
 		}
 		if f[1] != id { // a late answer to an earlier request: skip it
@@ -206,7 +197,7 @@ func (c *Coder) request(ctx context.Context, verb string, args ...string) ([]str
 			sc = station.EDEVICE
 		}
 		if code == "FAULTED" {
-			c.link.health.set(station.DeviceFaulted, text)
+			c.link.Health().Set(station.DeviceFaulted, text)
 		}
 		return nil, station.Errorf(sc, "%s refused %s: %s (%s)", c.opt.Name, verb, text, code)
 	}
@@ -296,7 +287,7 @@ func (c *Coder) Status(ctx context.Context) (station.CoderStatus, error) {
 		}
 	}
 	if st.Fault != "" && st.Fault != "INK_LOW" {
-		c.link.health.set(station.DeviceFaulted, "fault "+st.Fault)
+		c.link.Health().Set(station.DeviceFaulted, "fault "+st.Fault)
 	}
 	return st, nil
 }
@@ -306,7 +297,7 @@ func (c *Coder) Status(ctx context.Context) (station.CoderStatus, error) {
 // resumes after RDY).
 func (c *Coder) Printed(ctx context.Context) (station.CoderAck, error) {
 	for {
-		ev, err := c.link.event(ctx)
+		ev, err := c.link.Event(ctx)
 		if err != nil {
 			return station.CoderAck{}, fmt.Errorf("wait for coder acknowledgement: %w", err)
 		}
@@ -332,16 +323,16 @@ func (c *Coder) Printed(ctx context.Context) (station.CoderAck, error) {
 			}
 			switch code {
 			case "INK_LOW":
-				c.link.health.set(station.DeviceDegraded, text)
+				c.link.Health().Set(station.DeviceDegraded, text)
 				continue
 			case "NO_CODE":
-				c.link.health.set(station.DeviceDegraded, text)
+				c.link.Health().Set(station.DeviceDegraded, text)
 				return station.CoderAck{}, station.Errorf(station.EDEVICE, "%s: a unit passed unmarked: %s", c.opt.Name, text)
 			}
-			c.link.health.set(station.DeviceFaulted, text+" ("+code+")")
+			c.link.Health().Set(station.DeviceFaulted, text+" ("+code+")")
 			return station.CoderAck{}, station.Errorf(station.EDEVICE, "%s fault %s: %s", c.opt.Name, code, text)
 		case "RDY":
-			c.link.health.set(station.DeviceConnected, "")
+			c.link.Health().Set(station.DeviceConnected, "")
 		default:
 			c.opt.Logger.Warn("unknown coder event ignored", "event", string(ev))
 		}
@@ -349,32 +340,12 @@ func (c *Coder) Printed(ctx context.Context) (station.CoderAck, error) {
 }
 
 // DialTCP returns a DialFunc for a coder on TCP.
-func DialTCP(addr string) DialFunc {
-	return func(ctx context.Context) (io.ReadWriteCloser, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("dial coder %s: %w", addr, err)
-		}
-		return c, nil
-	}
-}
+func DialTCP(addr string) DialFunc { return link.DialTCP("coder", addr) }
 
 // OpenSerial opens a serial port at baud, 8N1.
 func OpenSerial(name string, baud int) (io.ReadWriteCloser, error) {
-	port, err := serial.Open(name, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
-	if err != nil {
-		return nil, fmt.Errorf("open serial port %s: %w", name, err)
-	}
-	return port, nil
+	return link.OpenSerial(name, baud)
 }
 
 // DialSerial returns a DialFunc that (re)opens a serial port with OpenSerial.
-func DialSerial(name string, baud int) DialFunc {
-	return func(ctx context.Context) (io.ReadWriteCloser, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		return OpenSerial(name, baud)
-	}
-}
+func DialSerial(name string, baud int) DialFunc { return link.DialSerial(name, baud, OpenSerial) }

@@ -19,12 +19,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
-	"go.bug.st/serial"
-
+	"github.com/linestation/linestation/devices/internal/link"
 	"github.com/linestation/linestation/station"
 )
 
@@ -32,6 +30,9 @@ import (
 // before it counts as cut off. A scanner sends a frame in one burst; at
 // 9600 baud a 60-byte frame takes about 60 ms.
 const DefaultFrameTimeout = 200 * time.Millisecond
+
+// DialFunc opens a connection to a device. It must give up when ctx is done.
+type DialFunc = link.DialFunc
 
 // Options configure a Scanner. The zero value is usable.
 type Options struct {
@@ -61,7 +62,7 @@ type Options struct {
 // a time; concurrent calls are serialised.
 type Scanner struct {
 	opt  Options
-	link *link
+	link *link.Link
 
 	mu      sync.Mutex
 	pending []byte    // bytes of the frame in progress
@@ -83,15 +84,17 @@ func NewScanner(rw io.ReadWriter, opt Options) *Scanner {
 		opt.FrameTimeout = DefaultFrameTimeout
 	}
 	if opt.Clock == nil {
-		opt.Clock = systemClock
+		opt.Clock = link.SystemClock()
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default().With("component", "scanner")
 	}
-	opt.Logger = opt.Logger.With(logKeyDevice, opt.Name)
-	h := newHealth(opt.Name, "scanner", opt.Clock)
+	opt.Logger = opt.Logger.With(link.LogKeyDevice, opt.Name)
 	all := func([]byte) bool { return true }
-	return &Scanner{opt: opt, link: newLink(rw, opt.Dial, h, stampChunks, all, opt.MinBackoff, opt.MaxBackoff, opt.Logger)}
+	return &Scanner{opt: opt, link: link.New(rw, link.Options{
+		Dial: opt.Dial, Health: link.NewHealth(opt.Name, "scanner", opt.Clock), Split: stampChunks, IsEvent: all,
+		MinBackoff: opt.MinBackoff, MaxBackoff: opt.MaxBackoff, Logger: opt.Logger,
+	})}
 }
 
 // stampChunks hands on every chunk read as it came, prefixed with its
@@ -108,14 +111,14 @@ func stampChunks(data []byte, atEOF bool) (int, []byte, error) {
 }
 
 // Health reports the scanner's state as last seen; it never blocks.
-func (s *Scanner) Health() station.Health { return s.link.health.get() }
+func (s *Scanner) Health() station.Health { return s.link.Health().Get() }
 
 // Close closes the port.
-func (s *Scanner) Close() error { return s.link.close() }
+func (s *Scanner) Close() error { return s.link.Close() }
 
 // Connect opens the port now, instead of at the first Scan.
 func (s *Scanner) Connect(ctx context.Context) error {
-	_, err := s.link.get(ctx)
+	_, err := s.link.Get(ctx)
 	return err
 }
 
@@ -138,7 +141,7 @@ func (s *Scanner) Scan(ctx context.Context) (station.Scan, error) {
 		if len(s.pending) > 0 {
 			wait, cancel = context.WithDeadline(ctx, s.last.Add(s.opt.FrameTimeout))
 		}
-		tok, err := s.link.event(wait)
+		tok, err := s.link.Event(wait)
 		cancel()
 		if err != nil {
 			if len(s.pending) > 0 && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
@@ -211,33 +214,13 @@ func hasAIM(f []byte) bool {
 }
 
 // DialTCP returns a DialFunc for a scanner behind a TCP serial server.
-func DialTCP(addr string) DialFunc {
-	return func(ctx context.Context) (io.ReadWriteCloser, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("dial scanner %s: %w", addr, err)
-		}
-		return c, nil
-	}
-}
+func DialTCP(addr string) DialFunc { return link.DialTCP("scanner", addr) }
 
 // OpenSerial opens a serial port at baud, 8N1.
 func OpenSerial(name string, baud int) (io.ReadWriteCloser, error) {
-	port, err := serial.Open(name, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
-	if err != nil {
-		return nil, fmt.Errorf("open serial port %s: %w", name, err)
-	}
-	return port, nil
+	return link.OpenSerial(name, baud)
 }
 
 // DialSerial returns a DialFunc that (re)opens a serial port, for a USB-CDC
 // scanner that comes back after being unplugged.
-func DialSerial(name string, baud int) DialFunc {
-	return func(ctx context.Context) (io.ReadWriteCloser, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		return OpenSerial(name, baud)
-	}
-}
+func DialSerial(name string, baud int) DialFunc { return link.DialSerial(name, baud, OpenSerial) }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linestation/linestation/devices/internal/ptytest"
 	"github.com/linestation/linestation/devices/scanner"
 	"github.com/linestation/linestation/devices/sim"
 	"github.com/linestation/linestation/station"
@@ -32,28 +33,18 @@ type env struct {
 // pseudo-terminal pair, as a serial scanner is connected.
 func MustSerial(tb testing.TB, opt scanner.Options) env {
 	tb.Helper()
-	stationtest.RequireCommand(tb, "socat", "apt-get install socat")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	pair, err := sim.StartPTYPair(ctx, tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { pair.Close() })
 	s := sim.NewScanner()
+	path := ptytest.MustServe(tb, s.Serve)
 	tb.Cleanup(func() { s.Close() })
-	end, err := os.OpenFile(pair.B, os.O_RDWR, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go s.Serve(end)
 	stationtest.Poll(tb, 5*time.Second, "scanner simulator serves the pty", func() bool { return s.Clients() > 0 })
-	port, err := scanner.OpenSerial(pair.A, 9600)
+	port, err := scanner.OpenSerial(path, 9600)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	d := scanner.NewScanner(port, opt)
 	tb.Cleanup(func() { d.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	if err := d.Connect(ctx); err != nil {
 		tb.Fatal(err)
 	}

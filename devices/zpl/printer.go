@@ -27,12 +27,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strconv"
 	"time"
 
-	"go.bug.st/serial"
-
+	"github.com/linestation/linestation/devices/internal/link"
 	"github.com/linestation/linestation/station"
 )
 
@@ -49,6 +47,9 @@ const (
 	DefaultPollInterval   = 20 * time.Millisecond
 	DefaultConfirmTimeout = 30 * time.Second
 )
+
+// DialFunc opens a connection to a device. It must give up when ctx is done.
+type DialFunc = link.DialFunc
 
 // Options configure a Printer. The zero value is usable.
 type Options struct {
@@ -79,7 +80,7 @@ type Options struct {
 // run one at a time, in the order callers get the printer.
 type Printer struct {
 	opt  Options
-	link *link
+	link *link.Link
 	sem  chan struct{} // held by the operation in progress
 }
 
@@ -107,25 +108,27 @@ func NewPrinter(rw io.ReadWriter, opt Options) *Printer {
 		opt.ConfirmTimeout = DefaultConfirmTimeout
 	}
 	if opt.Clock == nil {
-		opt.Clock = systemClock
+		opt.Clock = link.SystemClock()
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default().With("component", "zpl")
 	}
-	opt.Logger = opt.Logger.With(logKeyDevice, opt.Name)
-	h := newHealth(opt.Name, "printer", opt.Clock)
+	opt.Logger = opt.Logger.With(link.LogKeyDevice, opt.Name)
 	return &Printer{
-		opt:  opt,
-		link: newLink(rw, opt.Dial, h, splitSTX, nil, opt.MinBackoff, opt.MaxBackoff, opt.Logger),
-		sem:  make(chan struct{}, 1),
+		opt: opt,
+		link: link.New(rw, link.Options{
+			Dial: opt.Dial, Health: link.NewHealth(opt.Name, "printer", opt.Clock), Split: splitSTX,
+			MinBackoff: opt.MinBackoff, MaxBackoff: opt.MaxBackoff, Logger: opt.Logger,
+		}),
+		sem: make(chan struct{}, 1),
 	}
 }
 
 // Health reports the printer's state as last seen; it never blocks.
-func (p *Printer) Health() station.Health { return p.link.health.get() }
+func (p *Printer) Health() station.Health { return p.link.Health().Get() }
 
 // Close closes the connection; later calls fail with EDEVICE.
-func (p *Printer) Close() error { return p.link.close() }
+func (p *Printer) Close() error { return p.link.Close() }
 
 func (p *Printer) acquire(ctx context.Context) error {
 	select {
@@ -156,35 +159,35 @@ func (p *Printer) Status(ctx context.Context) (station.PrinterStatus, error) {
 func (p *Printer) noteStatus(st station.PrinterStatus) {
 	switch {
 	case st.HeadOpen || st.PaperOut || st.RibbonOut:
-		p.link.health.set(station.DeviceFaulted, st.Reason())
+		p.link.Health().Set(station.DeviceFaulted, st.Reason())
 	case st.Paused:
-		p.link.health.set(station.DeviceDegraded, st.Reason())
+		p.link.Health().Set(station.DeviceDegraded, st.Reason())
 	default:
-		p.link.health.set(station.DeviceConnected, "")
+		p.link.Health().Set(station.DeviceConnected, "")
 	}
 }
 
 // status sends ~HS and parses the three strings of the answer.
 func (p *Printer) status(ctx context.Context) (station.PrinterStatus, error) {
-	c, err := p.link.get(ctx)
+	c, err := p.link.Get(ctx)
 	if err != nil {
 		return station.PrinterStatus{}, err
 	}
-	p.link.drain(c)
-	if err := p.link.send(ctx, c, []byte("~HS")); err != nil {
+	p.link.Drain(c)
+	if err := p.link.Send(ctx, c, []byte("~HS")); err != nil {
 		return station.PrinterStatus{}, err
 	}
 	actx, cancel := context.WithTimeout(ctx, p.opt.AnswerTimeout)
 	defer cancel()
 	var frames [3][]byte
 	for i := range frames {
-		if frames[i], err = p.link.recv(actx, c); err != nil {
+		if frames[i], err = p.link.Recv(actx, c); err != nil {
 			return station.PrinterStatus{}, fmt.Errorf("~HS answer %d of 3: %w", i+1, err)
 		}
 	}
 	st, err := ParseHostStatus(frames)
 	if err != nil {
-		p.link.drop(c, err) // resynchronise on a fresh connection
+		p.link.Drop(c, err) // resynchronise on a fresh connection
 		return st, fmt.Errorf("%w: %w", station.Errorf(station.EDEVICE, "%s sent a status the station cannot read", p.opt.Name), err)
 	}
 	return st, nil
@@ -210,11 +213,11 @@ func (p *Printer) Print(ctx context.Context, l station.Label) error {
 	if !st.Ready() {
 		return fmt.Errorf("print label %s: %w", l.Serial, station.Errorf(station.EDEVICE, "label %s not printed: %s is %s", l.Serial, p.opt.Name, st.Reason()))
 	}
-	c, err := p.link.get(ctx)
+	c, err := p.link.Get(ctx)
 	if err != nil {
 		return fmt.Errorf("print label %s: %w", l.Serial, err)
 	}
-	if err := p.link.send(ctx, c, format); err != nil {
+	if err := p.link.Send(ctx, c, format); err != nil {
 		return fmt.Errorf("print label %s: %w", l.Serial, err)
 	}
 	p.opt.Logger.Debug("label sent", "serial", l.Serial, "template", l.Template, "bytes", len(format))
@@ -255,9 +258,9 @@ func (p *Printer) Print(ctx context.Context, l station.Label) error {
 func (p *Printer) cancelAll(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opt.AnswerTimeout)
 	defer cancel()
-	c, err := p.link.get(cctx)
+	c, err := p.link.Get(cctx)
 	if err == nil {
-		err = p.link.send(cctx, c, []byte("~JA"))
+		err = p.link.Send(cctx, c, []byte("~JA"))
 	}
 	if err != nil {
 		p.opt.Logger.Warn("cancel print job", "error", err)
@@ -341,24 +344,15 @@ func ParseHostStatus(frames [3][]byte) (station.PrinterStatus, error) {
 }
 
 // DialTCP returns a DialFunc for a printer's raw TCP port (usually 9100).
-func DialTCP(addr string) DialFunc {
-	return func(ctx context.Context) (io.ReadWriteCloser, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("dial printer %s: %w", addr, err)
-		}
-		return c, nil
-	}
-}
+func DialTCP(addr string) DialFunc { return link.DialTCP("printer", addr) }
 
 // OpenSerial opens a serial port at baud, 8 data bits, no parity, one stop
 // bit, and raises DTR for printers that use DTR handshaking (on a device
 // without modem lines, such as a pseudo-terminal, that is skipped).
 func OpenSerial(name string, baud int) (io.ReadWriteCloser, error) {
-	port, err := serial.Open(name, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+	port, err := link.OpenSerial(name, baud)
 	if err != nil {
-		return nil, fmt.Errorf("open serial port %s: %w", name, err)
+		return nil, err
 	}
 	if err := port.SetDTR(true); err != nil {
 		slog.Default().Debug("serial port has no DTR line", "port", name, "error", err)
@@ -367,11 +361,4 @@ func OpenSerial(name string, baud int) (io.ReadWriteCloser, error) {
 }
 
 // DialSerial returns a DialFunc that (re)opens a serial port with OpenSerial.
-func DialSerial(name string, baud int) DialFunc {
-	return func(ctx context.Context) (io.ReadWriteCloser, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		return OpenSerial(name, baud)
-	}
-}
+func DialSerial(name string, baud int) DialFunc { return link.DialSerial(name, baud, OpenSerial) }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linestation/linestation/devices/internal/ptytest"
 	"github.com/linestation/linestation/devices/sim"
 	"github.com/linestation/linestation/devices/zpl"
 	"github.com/linestation/linestation/station"
@@ -88,22 +89,10 @@ func MustTCP(tb testing.TB) env {
 // other as a serial port.
 func MustSerial(tb testing.TB) env {
 	tb.Helper()
-	stationtest.RequireCommand(tb, "socat", "apt-get install socat")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	pair, err := sim.StartPTYPair(ctx, tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { pair.Close() })
 	s := sim.NewZPLPrinter()
+	path := ptytest.MustServe(tb, s.Serve)
 	tb.Cleanup(func() { s.Close() })
-	end, err := os.OpenFile(pair.B, os.O_RDWR, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go s.Serve(end)
-	port, err := zpl.OpenSerial(pair.A, 115200)
+	port, err := zpl.OpenSerial(path, 115200)
 	if err != nil {
 		tb.Fatal(err)
 	}
