@@ -32,6 +32,7 @@ func New(a fyne.App, w fyne.Window) *Kiosk {
 	if err := lang.AddTranslationsFS(assets.Translations, "translations"); err != nil {
 		fyne.LogError("load the kiosk's translations", err)
 	}
+	a.Settings().SetTheme(newKioskTheme())
 	k := &Kiosk{app: a, window: w}
 	k.title = canvas.NewText(station.AppName, theme.Color(theme.ColorNameForeground))
 	k.title.TextSize = 48
@@ -46,3 +47,7 @@ func New(a fyne.App, w fyne.Window) *Kiosk {
 func (k *Kiosk) Content() fyne.CanvasObject {
 	return container.NewCenter(container.NewVBox(k.title, k.version, k.order))
 }
+
+// tr translates an operator-facing text through Fyne's lang package; the
+// text itself is the key (assets/translations/*.json).
+func tr(text string) string { return lang.L(text) }
