@@ -149,6 +149,7 @@ func BenchmarkDB_Append(b *testing.B) {
 		evs := []station.NewEvent{ev(station.PoolReserved{GTIN: testGTIN, Serials: ss, Source: "central"})}
 		for _, s := range ss {
 			evs = append(evs, ev(station.UnitAllocated{GTIN: testGTIN, Serial: s, Order: testOrder}))
+			evs = append(evs, ev(station.UnitPrinted{GTIN: testGTIN, Serial: s, Device: "p"}))
 		}
 		MustAppend(b, db, evs...)
 	}
@@ -212,6 +213,7 @@ func BenchmarkDB_Append_Batched(b *testing.B) {
 		evs := []station.NewEvent{ev(station.PoolReserved{GTIN: testGTIN, Serials: ss, Source: "central"})}
 		for _, s := range ss {
 			evs = append(evs, ev(station.UnitAllocated{GTIN: testGTIN, Serial: s, Order: testOrder}))
+			evs = append(evs, ev(station.UnitPrinted{GTIN: testGTIN, Serial: s, Device: "p"}))
 		}
 		MustAppend(b, db, evs...)
 	}

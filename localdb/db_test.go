@@ -3,8 +3,10 @@ package localdb
 import (
 	"context"
 	"database/sql"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,8 +74,15 @@ func TestOpen(t *testing.T) {
 			names = append(names, n)
 		}
 		rows.Close()
-		if len(names) != 1 || names[0] != "0001_init.sql" {
-			t.Fatalf("migrations = %v, want [0001_init.sql] recorded once", names)
+		embedded, err := fs.Glob(migrationFS, "migration/*.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range embedded {
+			embedded[i] = filepath.Base(embedded[i])
+		}
+		if len(embedded) == 0 || embedded[0] != "0001_init.sql" || !slices.Equal(names, embedded) {
+			t.Fatalf("migrations = %v, want every embedded migration %v recorded once, in order", names, embedded)
 		}
 	})
 

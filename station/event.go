@@ -172,6 +172,46 @@ type Ledger interface {
 	SSCC(ctx context.Context, sscc string) (SSCCState, error)
 	// Order returns a packaging order with its counters; ENOTFOUND when unknown.
 	Order(ctx context.Context, id string) (OrderStatus, error)
+
+	// Orders returns the orders in any of states (every order when none
+	// is given), by id.
+	Orders(ctx context.Context, states ...OrderState) ([]OrderStatus, error)
+	// OrderUnits counts the order's serials of its GTIN by state and where
+	// the commissioned ones are; ENOTFOUND for an unknown order.
+	OrderUnits(ctx context.Context, order string) (OrderUnits, error)
+	// OrderSerials returns up to limit serials of the order's GTIN that are
+	// allocated to it and in state, oldest first.
+	OrderSerials(ctx context.Context, order string, state UnitState, limit int) ([]string, error)
+	// MaxSSCC returns the largest SSCC allocated at this station between
+	// from and to (18-digit strings, inclusive), or "" when there is none.
+	MaxSSCC(ctx context.Context, from, to string) (string, error)
+
+	// Product returns the product whose unit GTIN or packaging-level GTIN
+	// is gtin (its latest definition); ENOTFOUND when none.
+	Product(ctx context.Context, gtin string) (Product, error)
+	// Products returns every product, by unit GTIN.
+	Products(ctx context.Context) ([]Product, error)
+	// User returns an account with its credential and sign-in state;
+	// ENOTFOUND when unknown.
+	User(ctx context.Context, id string) (UserRecord, error)
+	// UserByBadge returns the account with that badge id; ENOTFOUND when none.
+	UserByBadge(ctx context.Context, badge string) (UserRecord, error)
+	// Users returns every account, by id.
+	Users(ctx context.Context) ([]UserRecord, error)
+
+	// Container returns a bundle, case or pallet opened at this station;
+	// ENOTFOUND when none was opened with that identity.
+	Container(ctx context.Context, parent Item) (ContainerState, error)
+	// Containers returns the containers opened for an order, in opening order.
+	Containers(ctx context.Context, order string) ([]ContainerState, error)
+	// Shipment returns a shipment with its items; ENOTFOUND when unknown.
+	Shipment(ctx context.Context, id string) (ShipmentState, error)
+	// Stock returns the warehouse record of an item; an item never moved
+	// has none and gets StockState{Item: item, Status: StockInStock}.
+	Stock(ctx context.Context, item Item) (StockState, error)
+	// StockBelow returns the warehouse records of root's descendants in the
+	// aggregation tree that have one (not those in stock by default).
+	StockBelow(ctx context.Context, root Item) ([]StockState, error)
 }
 
 // SerialState is the projection of one serial number's life at this station.
@@ -228,6 +268,11 @@ type OrderStatus struct {
 	Sampled        int64
 	Rejects        map[RejectReason]int64 // rejections by reason
 	Seq            int64                  // seq of the event that last changed the order
+
+	Line          string  // the line it runs on ("" when not given)
+	ExpectedYield float64 // share of printed packs expected to be commissioned; 0 when not given
+	MinGrade      string  // minimum grade letter of the order; "" for the product's
+	Voided        int64   // allocated serials voided unprinted (unit.voided)
 }
 
 // ChainBreak is where and how a journal fails verification.

@@ -33,6 +33,28 @@ const (
 	EventOrderCreated        EventType = "order.created"
 	EventOrderStateChanged   EventType = "order.state_changed"
 	EventClockStepped        EventType = "clock.stepped" // written by the ledger itself
+
+	EventUnitVoided        EventType = "unit.voided"         // UnitVoided: allocated serials never printed
+	EventProductDefined    EventType = "product.defined"     // ProductDefined: product master data
+	EventUserDefined       EventType = "user.defined"        // UserDefined: a user account and its roles
+	EventUserCredentialSet EventType = "user.credential_set" // UserCredentialSet: a new PIN or password hash
+	EventUserSignedIn      EventType = "user.signed_in"      // UserSignedIn
+	EventUserSignInFailed  EventType = "user.sign_in_failed" // UserSignInFailed
+	EventUserLocked        EventType = "user.locked"         // UserLocked: too many failures, or by an admin
+	EventUserUnlocked      EventType = "user.unlocked"       // UserUnlocked
+	EventSignatureRecorded EventType = "signature.recorded"  // SignatureRecorded: an electronic signature
+	EventAggregationOpened EventType = "aggregation.opened"  // AggregationOpened: a bundle, case or pallet started
+	EventAggregationClosed EventType = "aggregation.closed"  // AggregationClosed: its label printed, full or partial
+	EventOrderReconciled   EventType = "order.reconciled"    // OrderReconciled: the record signed at close
+	EventShipmentCreated   EventType = "shipment.created"    // ShipmentCreated
+	EventShipmentPicked    EventType = "shipment.picked"     // ShipmentPicked
+	EventShipmentUnpicked  EventType = "shipment.unpicked"   // ShipmentUnpicked
+	EventShipmentPacked    EventType = "shipment.packed"     // ShipmentPacked: picking closed
+	EventShipmentShipped   EventType = "shipment.shipped"    // ShipmentShipped
+	EventStockReceived     EventType = "stock.received"      // StockReceived
+	EventStockReturned     EventType = "stock.returned"      // StockReturned: back from a partner, into quarantine
+	EventStockQuarantined  EventType = "stock.quarantined"   // StockQuarantined
+	EventStockReleased     EventType = "stock.released"      // StockReleased: out of quarantine
 )
 
 // EventTypes lists the catalogue, in the order above.
@@ -43,6 +65,11 @@ func EventTypes() []EventType {
 		EventUnitRejected, EventUnitDecommissioned, EventUnitSampled,
 		EventSSCCAllocated, EventAggregationPacked, EventAggregationUnpacked,
 		EventOrderCreated, EventOrderStateChanged, EventClockStepped,
+		EventUnitVoided, EventProductDefined,
+		EventUserDefined, EventUserCredentialSet, EventUserSignedIn, EventUserSignInFailed, EventUserLocked, EventUserUnlocked,
+		EventSignatureRecorded, EventAggregationOpened, EventAggregationClosed, EventOrderReconciled,
+		EventShipmentCreated, EventShipmentPicked, EventShipmentUnpicked, EventShipmentPacked, EventShipmentShipped,
+		EventStockReceived, EventStockReturned, EventStockQuarantined, EventStockReleased,
 	}
 }
 
@@ -90,6 +117,48 @@ func NewPayload(t EventType) (Payload, error) {
 		return &OrderStateChanged{}, nil
 	case EventClockStepped:
 		return &ClockStepped{}, nil
+	case EventUnitVoided:
+		return &UnitVoided{}, nil
+	case EventProductDefined:
+		return &ProductDefined{}, nil
+	case EventUserDefined:
+		return &UserDefined{}, nil
+	case EventUserCredentialSet:
+		return &UserCredentialSet{}, nil
+	case EventUserSignedIn:
+		return &UserSignedIn{}, nil
+	case EventUserSignInFailed:
+		return &UserSignInFailed{}, nil
+	case EventUserLocked:
+		return &UserLocked{}, nil
+	case EventUserUnlocked:
+		return &UserUnlocked{}, nil
+	case EventSignatureRecorded:
+		return &SignatureRecorded{}, nil
+	case EventAggregationOpened:
+		return &AggregationOpened{}, nil
+	case EventAggregationClosed:
+		return &AggregationClosed{}, nil
+	case EventOrderReconciled:
+		return &OrderReconciled{}, nil
+	case EventShipmentCreated:
+		return &ShipmentCreated{}, nil
+	case EventShipmentPicked:
+		return &ShipmentPicked{}, nil
+	case EventShipmentUnpicked:
+		return &ShipmentUnpicked{}, nil
+	case EventShipmentPacked:
+		return &ShipmentPacked{}, nil
+	case EventShipmentShipped:
+		return &ShipmentShipped{}, nil
+	case EventStockReceived:
+		return &StockReceived{}, nil
+	case EventStockReturned:
+		return &StockReturned{}, nil
+	case EventStockQuarantined:
+		return &StockQuarantined{}, nil
+	case EventStockReleased:
+		return &StockReleased{}, nil
 	}
 	return nil, Errorf(EINVALID, "unknown event type %q", t)
 }
@@ -204,12 +273,13 @@ const (
 	RejectOutOfSequence RejectReason = "out_of_sequence" // a pack came in another order than printed
 	RejectPrinterFault  RejectReason = "printer_fault"   // the printer reported a fault for this pack
 	RejectManual        RejectReason = "manual"          // taken off the line by an operator
+	RejectClock         RejectReason = "clock_untrusted" // the station clock could not be trusted at the decision
 )
 
 // RejectReasons lists the known reject reasons.
 func RejectReasons() []RejectReason {
 	return []RejectReason{RejectNoRead, RejectWrongContent, RejectLowGrade, RejectDuplicate,
-		RejectMissing, RejectOutOfSequence, RejectPrinterFault, RejectManual}
+		RejectMissing, RejectOutOfSequence, RejectPrinterFault, RejectManual, RejectClock}
 }
 
 // DecommissionReason says why a commissioned pack left the supply chain.
@@ -551,6 +621,13 @@ type OrderCreated struct {
 	Expiry   string `json:"expiry"` // YYMMDD, day 00 allowed (end of month)
 	Quantity int64  `json:"quantity"`
 	Line     string `json:"line,omitempty"`
+	// ExpectedYield is the share of printed packs expected to be
+	// commissioned (0 < y <= 1); 0 when the order does not say.
+	ExpectedYield float64 `json:"expected_yield,omitempty"`
+	// MinGrade is the lowest ISO/IEC 15415 grade letter (A-D) a pack's code
+	// may read at to be commissioned; "" means the product's (DefaultMinGrade
+	// when the product does not say either).
+	MinGrade string `json:"min_grade,omitempty"`
 }
 
 // EventType implements Payload.
@@ -572,6 +649,12 @@ func (p OrderCreated) Validate() error {
 	}
 	if p.Quantity <= 0 {
 		return Errorf(EINVALID, "order.created: quantity %d must be positive", p.Quantity)
+	}
+	if p.ExpectedYield < 0 || p.ExpectedYield > 1 {
+		return Errorf(EINVALID, "order.created: expected yield %g must be between 0 and 1", p.ExpectedYield)
+	}
+	if p.MinGrade != "" && (len(p.MinGrade) != 1 || p.MinGrade[0] < 'A' || p.MinGrade[0] > 'D') {
+		return Errorf(EINVALID, "order.created: minimum grade %q is not a letter A-D", p.MinGrade)
 	}
 	return validateText(EventOrderCreated, "line", p.Line, 64, false)
 }

@@ -55,7 +55,8 @@ type Order struct {
 	Expiry        string     // AI (17) as YYMMDD; DD may be 00 (end of month)
 	Quantity      int        // units to make
 	Line          string     // the line (station) it runs on
-	ExpectedYield float64    // share of printed units expected to be commissioned, e.g. 0.98
+	ExpectedYield float64    // share of printed units expected to be commissioned, e.g. 0.98; 0 when not given
+	MinGrade      string     // lowest grade letter (A-D) to commission; "" for the product's
 	State         OrderState // current state
 	Created       time.Time  // UTC
 }

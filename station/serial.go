@@ -25,10 +25,10 @@ const (
 
 // SerialScheme says how serials are made for one GTIN.
 type SerialScheme struct {
-	Alphabet   string // characters used, all in CSET82, no repeats; default DefaultSerialAlphabet
-	Length     int    // characters per serial, 1..20; default DefaultSerialLength
-	Sequential bool   // numbers counting up from Start (only where a market allows it); default random
-	Start      uint64 // first sequential number
+	Alphabet   string `json:"alphabet,omitempty"`   // characters used, all in CSET82, no repeats; default DefaultSerialAlphabet
+	Length     int    `json:"length,omitempty"`     // characters per serial, 1..20; default DefaultSerialLength
+	Sequential bool   `json:"sequential,omitempty"` // numbers counting up from Start (only where a market allows it); default random
+	Start      uint64 `json:"start,omitempty"`      // first sequential number
 }
 
 // WithDefaults returns s with empty fields set to the defaults.

@@ -58,6 +58,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runEPCIS(ctx, rest, stdin, stdout, stderr)
 	case "ledger":
 		err = runLedger(ctx, rest, stdout, stderr)
+	case "order":
+		err = runOrder(ctx, rest, stdout, stderr)
 	case "sim":
 		err = runSim(ctx, rest, stdout, stderr)
 	case "version":
@@ -105,6 +107,7 @@ Commands:
   gs1        parse and build GS1 identifiers and barcode data
   epcis      validate and convert EPCIS documents (1.2 XML, 2.0 XML, 2.0 JSON-LD)
   ledger     verify, export and rebuild a station ledger file
+  order      print a packaging order's reconciliation
   sim        run a simulated packaging line (printer, coder, camera, scanner, PLC)
   version    print the version
   help       print this text
