@@ -129,7 +129,7 @@ func TestLedger_Verify(t *testing.T) {
 			"station    line-1\n",
 			"sqlite     integrity ok, foreign keys ok\n",
 			fmt.Sprintf("events     %d (seq 1 to %d)\n", n, n),
-			"time       2026-03-01T06:00:00.500000000Z (seq 1) to 2026-03-01T05:00:03.250000000Z (seq 15)\n",
+			"time       2026-03-01T06:00:00.250000000Z (seq 1) to 2026-03-01T05:00:03.000000000Z (seq 15)\n",
 			"clock      synced 10, degraded 5; 1 clock steps recorded\n",
 			"result     intact\n",
 		} {
