@@ -26,12 +26,22 @@ Flags:
 func runKiosk(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("kiosk", kioskUsage, stdout)
 	fullscreen := fs.Bool("fullscreen", false, "fill the screen (kiosk mode on the line PC)")
+	configPath := fs.String("config", "", "the station's config `file` (default: the built-in defaults, a simulated line)")
+	initConfig := fs.Bool("init", false, "write a commented default config to station.toml in the current folder and exit")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return &usageError{message: "kiosk takes no arguments", hint: "run 'linestation kiosk --help'"}
 	}
+	if *initConfig {
+		return writeDefaultConfig("station.toml", stdout)
+	}
+	cfg, err := LoadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	_ = cfg // wired to the station, devices and uplink as they land (issue 7)
 
 	a := app.NewWithID(appID)
 	w := a.NewWindow(station.AppName)
