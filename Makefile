@@ -34,9 +34,10 @@ deps:
 	@scripts/deps.sh
 
 # test-deps adds what only the tests need: the npm peers, installed once
-# into build/npm.
+# into build/npm, and the pinned MinIO server in build/bin.
 test-deps: deps
 	@scripts/npm-peers.sh $(NPM_PEERS) >/dev/null
+	@scripts/minio.sh >/dev/null
 
 build: deps
 	$(GO) build -tags $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/linestation

@@ -54,6 +54,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runKiosk(ctx, rest, stdout, stderr)
 	case "gs1":
 		err = runGS1(ctx, rest, stdin, stdout, stderr)
+	case "backup":
+		err = runBackup(ctx, rest, stdout, stderr)
+	case "restore":
+		err = runRestore(ctx, rest, stdout, stderr)
 	case "epcis":
 		err = runEPCIS(ctx, rest, stdin, stdout, stderr)
 	case "ledger":
@@ -105,6 +109,8 @@ Usage:
 Commands:
   kiosk      start the touchscreen station app (the default)
   gs1        parse and build GS1 identifiers and barcode data
+  backup     back a ledger up to S3-compatible storage, or list the backups
+  restore    rebuild a ledger from its backups, verified
   epcis      validate and convert EPCIS documents (1.2 XML, 2.0 XML, 2.0 JSON-LD)
   ledger     verify, export and rebuild a station ledger file
   order      print a packaging order's reconciliation
