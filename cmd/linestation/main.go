@@ -64,6 +64,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runLedger(ctx, rest, stdout, stderr)
 	case "order":
 		err = runOrder(ctx, rest, stdout, stderr)
+	case "serve":
+		err = runServe(ctx, rest, stdout, stderr)
 	case "sim":
 		err = runSim(ctx, rest, stdout, stderr)
 	case "version":
@@ -114,6 +116,7 @@ Commands:
   epcis      validate and convert EPCIS documents (1.2 XML, 2.0 XML, 2.0 JSON-LD)
   ledger     verify, export and rebuild a station ledger file
   order      print a packaging order's reconciliation
+  serve      run the central sync service (headless; serve --init, serve station add NAME)
   sim        run a simulated packaging line (printer, coder, camera, scanner, PLC)
   version    print the version
   help       print this text

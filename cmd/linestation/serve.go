@@ -1,0 +1,431 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/linestation/linestation/localdb/centraldb"
+	"github.com/linestation/linestation/station"
+	"github.com/linestation/linestation/uplink"
+	"github.com/linestation/linestation/uplink/central"
+)
+
+// serveConfigName is the config file 'serve --init' writes and 'serve'
+// reads from the current folder when no --config is given.
+const serveConfigName = "linestation-central.toml"
+
+// centralStoreName is the store's file in the data folder.
+const centralStoreName = "central.db"
+
+const serveUsage = `Usage: linestation serve [--config FILE] [--listen ADDR] [--data DIR]
+       linestation serve --init
+       linestation serve station add NAME [--line LINE] [--new-code]
+       linestation serve erp add NAME [--replace]
+
+Runs the central sync service, headless: stations push their journals to
+it, pull master data and serial pools from it; the ERP creates products and
+orders and reads progress, the events feed and the repository. It keeps
+everything in DATA/` + centralStoreName + ` (SQLite) and stops gracefully on
+SIGINT or SIGTERM.
+
+Plain HTTP is served only on a loopback address (development); anywhere
+else configure a TLS certificate (or allow_insecure_http behind a TLS proxy).
+
+  --init              write a commented default config (` + serveConfigName + `)
+                      into the current folder and exit
+  station add NAME    create a station and print its one-time enrollment
+                      code; --new-code gives an existing station a new code
+  erp add NAME        create an ERP client and print its API token;
+                      --replace issues a new token and revokes the old one
+
+Flags:
+`
+
+// duration is a time.Duration written in TOML as a string ("30s", "24h").
+type duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 30s, 5m or 24h", string(b))
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// serveConfig is the central service's configuration: DefaultConfig, then
+// the TOML file, then flags.
+type serveConfig struct {
+	Listen            string   `toml:"listen"`
+	Data              string   `toml:"data"`
+	AllowInsecureHTTP bool     `toml:"allow_insecure_http"`
+	ShutdownTimeout   duration `toml:"shutdown_timeout"`
+	TLS               struct {
+		CertFile string `toml:"cert_file"`
+		KeyFile  string `toml:"key_file"`
+	} `toml:"tls"`
+	Log struct {
+		Format string `toml:"format"`
+		Level  string `toml:"level"`
+	} `toml:"log"`
+	Limits struct {
+		MaxBodyBytes int64 `toml:"max_body_bytes"`
+		MaxJSONBytes int64 `toml:"max_json_bytes"`
+	} `toml:"limits"`
+	Enrollment struct {
+		CodeTTL duration `toml:"code_ttl"`
+	} `toml:"enrollment"`
+
+	path string // the file it was read from; "" for defaults only
+}
+
+// defaultServeConfig returns the configuration without a file.
+func defaultServeConfig() serveConfig {
+	var c serveConfig
+	c.Listen = central.DefaultAddr
+	c.Data = "central-data"
+	c.ShutdownTimeout = duration{30 * time.Second}
+	c.Log.Format = "text"
+	c.Log.Level = "info"
+	c.Limits.MaxBodyBytes = uplink.DefaultBodyLimit
+	c.Limits.MaxJSONBytes = uplink.DefaultJSONLimit
+	c.Enrollment.CodeTTL = duration{central.DefaultCodeTTL}
+	return c
+}
+
+// defaultServeConfigText is what 'serve --init' writes; a test checks that
+// it decodes to defaultServeConfig.
+const defaultServeConfigText = `# linestation central service configuration (linestation serve).
+# Every key is optional; the values below are the defaults. Command-line
+# flags (--listen, --data) override this file.
+
+# Where the service listens, HOST:PORT. Plain HTTP is allowed only on a
+# loopback address (127.0.0.1, ::1, localhost); anywhere else configure
+# [tls], or set allow_insecure_http behind a TLS-terminating proxy.
+listen = "127.0.0.1:8440"
+
+# Folder of the central store (central.db, SQLite), relative to this file.
+# Back it up (linestation backup) or put it on redundant storage.
+data = "central-data"
+
+# Serve plain HTTP on a non-loopback address. Only behind a proxy that
+# terminates TLS: stations send credentials and records.
+allow_insecure_http = false
+
+# How long a shutdown (SIGINT/SIGTERM) waits for requests in flight.
+shutdown_timeout = "30s"
+
+[tls]
+# PEM certificate (chain) and private key. With both set the service
+# speaks HTTPS only. Paths relative to this file.
+cert_file = ""
+key_file = ""
+
+[log]
+# text for people, json for log collectors.
+format = "text"
+# debug, info, warn or error.
+level = "info"
+
+[limits]
+# Largest request body as sent (bytes, gzip-compressed for pushes) and once
+# decompressed. Larger requests are refused with 413.
+max_body_bytes = 33554432
+max_json_bytes = 268435456
+
+[enrollment]
+# How long a one-time station enrollment code stays valid.
+code_ttl = "24h0m0s"
+`
+
+// loadServeConfig reads the config: explicit path, else serveConfigName
+// in the current folder when it exists, else the defaults.
+func loadServeConfig(path string) (serveConfig, error) {
+	c := defaultServeConfig()
+	explicit := path != ""
+	if !explicit {
+		path = serveConfigName
+	}
+	md, err := toml.DecodeFile(path, &c)
+	switch {
+	case !explicit && errors.Is(err, fs.ErrNotExist):
+		return defaultServeConfig(), nil
+	case errors.Is(err, fs.ErrNotExist):
+		return c, station.Errorf(station.ENOTFOUND, "config file %s does not exist (write one with 'linestation serve --init')", path)
+	case err != nil:
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return c, station.Errorf(station.EINVALID, "config file %s, line %d: %s", path, perr.Position.Line, perr.Message)
+		}
+		return c, station.Errorf(station.EINVALID, "config file %s: %v", path, err)
+	}
+	if un := md.Undecoded(); len(un) > 0 {
+		keys := make([]string, len(un))
+		for i, k := range un {
+			keys[i] = k.String()
+		}
+		return c, station.Errorf(station.EINVALID, "config file %s: unknown key %s (see 'linestation serve --init' for the keys)", path, strings.Join(keys, ", "))
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return c, fmt.Errorf("config file %s: %w", path, err)
+	}
+	c.path = abs
+	return c, nil
+}
+
+// resolve makes a path from the config relative to the config file's folder.
+func (c *serveConfig) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.path == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.path), p)
+}
+
+// validate checks the values that New would otherwise refuse later.
+func (c *serveConfig) validate() error {
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return station.Errorf(station.EINVALID, "log.format %q must be text or json", c.Log.Format)
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		return err
+	}
+	if c.Data == "" {
+		return station.Errorf(station.EINVALID, "data must name the folder of the central store")
+	}
+	if c.Limits.MaxBodyBytes < 1024 || c.Limits.MaxJSONBytes < c.Limits.MaxBodyBytes {
+		return station.Errorf(station.EINVALID, "limits: max_body_bytes (%d) must be at least 1024 and max_json_bytes (%d) at least max_body_bytes", c.Limits.MaxBodyBytes, c.Limits.MaxJSONBytes)
+	}
+	if c.ShutdownTimeout.Duration <= 0 || c.Enrollment.CodeTTL.Duration <= 0 {
+		return station.Errorf(station.EINVALID, "shutdown_timeout and enrollment.code_ttl must be positive")
+	}
+	return central.CheckListen(c.Listen, c.TLS.CertFile != "", c.AllowInsecureHTTP)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, station.Errorf(station.EINVALID, "log.level %q must be debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// serveFlags are the flags every serve form takes.
+type serveFlags struct {
+	config, listen, data string
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "the config `FILE` (default ./"+serveConfigName+" when it exists)")
+	fs.StringVar(&f.listen, "listen", "", "listen `ADDR` (HOST:PORT), overriding the config")
+	fs.StringVar(&f.data, "data", "", "data `DIR` of the central store, overriding the config")
+}
+
+// config loads the file and applies the flags.
+func (f *serveFlags) load() (serveConfig, error) {
+	c, err := loadServeConfig(f.config)
+	if err != nil {
+		return c, err
+	}
+	if f.listen != "" {
+		c.Listen = f.listen
+	}
+	if f.data != "" {
+		abs, err := filepath.Abs(f.data)
+		if err != nil {
+			return c, fmt.Errorf("--data %s: %w", f.data, err)
+		}
+		c.Data = abs
+	}
+	return c, c.validate()
+}
+
+// runServe runs 'linestation serve ...'.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "station" || args[0] == "erp") {
+		return runServeAdmin(ctx, args, stdout, stderr)
+	}
+	fs := newFlagSet("serve", serveUsage, stdout)
+	var f serveFlags
+	f.register(fs)
+	initConfig := fs.Bool("init", false, "write a commented default config into the current folder and exit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{message: fmt.Sprintf("serve: unexpected argument %q", fs.Arg(0)), hint: "run 'linestation serve --help'"}
+	}
+	if *initConfig {
+		return writeServeConfig(stdout, stderr)
+	}
+	cfg, err := f.load()
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	level, _ := parseLevel(cfg.Log.Level)
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(stderr, opts)
+	if cfg.Log.Format == "json" {
+		h = slog.NewJSONHandler(stderr, opts)
+	}
+	logger := slog.New(h)
+
+	store, err := openCentralStore(ctx, &cfg, true, logger)
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	srv, err := central.New(central.Config{
+		Store: store, Addr: cfg.Listen, TLSCertFile: cfg.resolve(cfg.TLS.CertFile), TLSKeyFile: cfg.resolve(cfg.TLS.KeyFile),
+		AllowInsecureHTTP: cfg.AllowInsecureHTTP, MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxJSONBytes: cfg.Limits.MaxJSONBytes,
+		ShutdownTimeout: cfg.ShutdownTimeout.Duration, Logger: logger.With("component", "central"),
+	})
+	if err == nil {
+		err = srv.Open()
+	}
+	if err != nil {
+		store.Close()
+		return fail(stderr, "serve", err)
+	}
+	fmt.Fprintf(stdout, "linestation central service %s on %s (store %s)\n", versionString(), srv.URL(), store.Path())
+	logger.Info("central service started", "version", versionString(), "url", srv.URL(), "store", store.Path(), "config", cfg.path)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-srv.Done():
+	}
+	// Close in reverse start order; keep the first error.
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout.Duration+5*time.Second)
+	defer cancel()
+	first := serveErr
+	if err := srv.Close(closeCtx); err != nil && first == nil {
+		first = err
+	}
+	if err := store.Close(); err != nil && first == nil {
+		first = err
+	}
+	if first != nil {
+		return fail(stderr, "serve", first)
+	}
+	logger.Info("central service stopped")
+	return nil
+}
+
+// openCentralStore opens DATA/central.db, creating the folder and the file
+// when create is set.
+func openCentralStore(ctx context.Context, cfg *serveConfig, create bool, logger *slog.Logger) (*centraldb.DB, error) {
+	dir := cfg.resolve(cfg.Data)
+	if create {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create data folder %s: %w", dir, err)
+		}
+	}
+	return centraldb.Open(ctx, filepath.Join(dir, centralStoreName), centraldb.Options{Create: create, Logger: logger.With("component", "centraldb")})
+}
+
+// writeServeConfig writes the default config into the current folder,
+// never over an existing file.
+func writeServeConfig(stdout, stderr io.Writer) error {
+	f, err := os.OpenFile(serveConfigName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if errors.Is(err, fs.ErrExist) {
+		return fail(stderr, "serve --init", station.Errorf(station.ECONFLICT, "%s already exists here: edit it, or move it away to write a fresh one", serveConfigName))
+	}
+	if err != nil {
+		return fail(stderr, "serve --init", fmt.Errorf("write %s: %w", serveConfigName, err))
+	}
+	_, werr := io.WriteString(f, defaultServeConfigText)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(serveConfigName)
+		return fail(stderr, "serve --init", fmt.Errorf("write %s: %w", serveConfigName, werr))
+	}
+	fmt.Fprintf(stdout, "wrote %s: edit it, then run 'linestation serve'\n", serveConfigName)
+	return nil
+}
+
+// runServeAdmin runs 'serve station add' and 'serve erp add'.
+func runServeAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	kind := args[0]
+	name := "serve " + kind + " add"
+	if len(args) < 2 || args[1] != "add" {
+		return &usageError{message: fmt.Sprintf("serve %s: the only command is 'add NAME'", kind), hint: "run 'linestation serve --help'"}
+	}
+	fs := newFlagSet(name, serveUsage, stdout)
+	var f serveFlags
+	f.register(fs)
+	line := fs.String("line", "", "the `LINE` the station works on (default: its name); it receives that line's orders")
+	newCode := fs.Bool("new-code", false, "give an existing station a new enrollment code (a replacement PC)")
+	replace := fs.Bool("replace", false, "issue a new token for an existing ERP client and revoke the old one")
+	// Flags may come before or after NAME.
+	rest := args[2:]
+	var id string
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		id, rest = rest[0], rest[1:]
+	}
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	if id == "" && fs.NArg() > 0 {
+		id = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return &usageError{message: fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0)), hint: "run 'linestation serve --help'"}
+	}
+	if id == "" {
+		return &usageError{message: name + ": give the NAME", hint: "for example: linestation serve " + kind + " add line-1"}
+	}
+	if err := uplink.ValidateID("name", id); err != nil {
+		return &usageError{message: fmt.Sprintf("%s: %s", name, station.ErrorMessage(err))}
+	}
+	if kind == "station" && *replace || kind == "erp" && (*newCode || *line != "") {
+		return &usageError{message: name + ": --line and --new-code are for stations, --replace for ERP clients", hint: "run 'linestation serve --help'"}
+	}
+	cfg, err := f.load()
+	if err != nil {
+		return fail(stderr, name, err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store, err := openCentralStore(ctx, &cfg, true, logger)
+	if err != nil {
+		return fail(stderr, name, err)
+	}
+	defer store.Close()
+	if kind == "erp" {
+		token, err := central.AddClient(ctx, store, id, *replace)
+		if err != nil {
+			return fail(stderr, name, err)
+		}
+		fmt.Fprintf(stdout, "ERP client %s: API token (shown once; the service keeps only its hash):\n%s\n", id, token)
+		return nil
+	}
+	ttl := cfg.Enrollment.CodeTTL.Duration
+	code, err := central.AddStation(ctx, store, id, *line, ttl, time.Now(), *newCode)
+	if err != nil {
+		return fail(stderr, name, err)
+	}
+	shownLine := *line
+	if shownLine == "" {
+		shownLine = id
+	}
+	fmt.Fprintf(stdout, "station %s (line %s): one-time enrollment code, valid until %s:\n%s\n",
+		id, shownLine, time.Now().Add(ttl).UTC().Format(time.RFC3339), code)
+	return nil
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	neturl "net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/linestation/linestation/localdb/centraldb/centraltest"
+	"github.com/linestation/linestation/station/stationtest"
+	"github.com/linestation/linestation/uplink"
+)
+
+// runServeCmd runs 'linestation serve ARGS' in-process as Run would, and
+// returns the exit status and output.
+func runServeCmd(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut serveBuffer
+	code := report(runServe(ctx, args, &out, &errOut), &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// serveBuffer is a bytes.Buffer safe for a server goroutine and the test.
+type serveBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *serveBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *serveBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestServe_Init(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code, out, errOut := runServeCmd(t, context.Background(), "--init")
+	if code != exitOK || !strings.Contains(out, "wrote "+serveConfigName) {
+		t.Fatalf("exit=%d stdout=%q stderr=%q", code, out, errOut)
+	}
+	var got serveConfig
+	if _, err := toml.DecodeFile(filepath.Join(dir, serveConfigName), &got); err != nil {
+		t.Fatal(err)
+	}
+	if want := defaultServeConfig(); got != want {
+		t.Fatalf("the written config decodes to %+v, want the defaults %+v", got, want)
+	}
+	code, _, errOut = runServeCmd(t, context.Background(), "--init")
+	if code != exitFail || !strings.Contains(errOut, "already exists") {
+		t.Fatalf("second --init: exit=%d stderr=%q, want a refusal", code, errOut)
+	}
+	// The file in the current folder is what serve reads by default.
+	cfg, err := loadServeConfig("")
+	if err != nil || cfg.path != filepath.Join(dir, serveConfigName) {
+		t.Fatalf("default config: %+v, %v", cfg.path, err)
+	}
+}
+
+func TestServe_ConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"UnknownKey", []string{"--config", write("a.toml", "listen = \"127.0.0.1:0\"\nlsiten = \"x\"\n")}, exitFail, "unknown key lsiten"},
+		{"Syntax", []string{"--config", write("b.toml", "listen = \"127.0.0.1:0\"\n\n[tls\n")}, exitFail, "b.toml, line"},
+		{"BadDuration", []string{"--config", write("c.toml", "shutdown_timeout = \"soon\"\n")}, exitFail, "not a duration"},
+		{"Missing", []string{"--config", filepath.Join(dir, "none.toml")}, exitFail, "does not exist"},
+		{"PlainHTTPEverywhere", []string{"--listen", ":8440", "--data", dir}, exitFail, "configure a TLS certificate"},
+		{"LogFormat", []string{"--config", write("d.toml", "[log]\nformat = \"xml\"\n")}, exitFail, "log.format"},
+		{"Argument", []string{"extra"}, exitUsage, `unexpected argument "extra"`},
+		{"StationNoName", []string{"station", "add"}, exitUsage, "give the NAME"},
+		{"StationBadName", []string{"station", "add", "line 1"}, exitUsage, "without spaces"},
+		{"StationNoAdd", []string{"station", "remove", "x"}, exitUsage, "the only command is 'add NAME'"},
+		{"ERPWithLine", []string{"erp", "add", "sap", "--line", "x"}, exitUsage, "--line and --new-code are for stations"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := runServeCmd(t, context.Background(), tt.args...)
+			if code != tt.code || !strings.Contains(errOut, tt.want) {
+				t.Fatalf("exit=%d stderr=%q, want %d and %q", code, errOut, tt.code, tt.want)
+			}
+		})
+	}
+}
+
+// TestServe_Run starts the real service in-process, enrolls a station with
+// a code from 'serve station add', syncs a journal, reads it back with an
+// ERP token from 'serve erp add', and stops it gracefully.
+func TestServe_Run(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut serveBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- report(runServe(ctx, []string{"--listen", "127.0.0.1:0", "--data", data}, &out, &errOut), &errOut)
+	}()
+	urlRE := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+) `)
+	var url string
+	stationtest.Poll(t, 20*time.Second, "serve to print its URL", func() bool {
+		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+			return true
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d: %s", code, errOut.String())
+		default:
+		}
+		return false
+	})
+
+	code, stdout, stderr := runServeCmd(t, context.Background(), "station", "add", "line-1", "--line", "L1", "--data", data)
+	if code != exitOK {
+		t.Fatalf("station add: exit=%d %s", code, stderr)
+	}
+	enroll := regexp.MustCompile(`(?m)^([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})$`).FindStringSubmatch(stdout)
+	if enroll == nil || !strings.Contains(stdout, "station line-1 (line L1)") {
+		t.Fatalf("station add printed %q, want the station, its line and a code", stdout)
+	}
+	if code, _, stderr := runServeCmd(t, context.Background(), "station", "add", "line-1", "--data", data); code != exitFail || !strings.Contains(stderr, "already exists") {
+		t.Fatalf("adding line-1 twice: exit=%d %s", code, stderr)
+	}
+	anon, err := uplink.NewAPI(url, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := anon.Enroll(ctx, enroll[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Line != "L1" {
+		t.Fatalf("enrollment=%+v, want line L1", e)
+	}
+	led := centraltest.MustLedger(t, filepath.Join(dir, "line-1.db"), "line-1", nil)
+	p := &centraltest.Producer{Order: "PO-1", Prefix: "A"}
+	if _, err := p.Produce(ctx, led, 100); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := centraltest.AllEvents(ctx, led)
+	ack, err := anon.WithToken(e.Token).Push(ctx, &uplink.Batch{Station: "line-1", Events: evs})
+	if err != nil || ack.Seq != int64(len(evs)) {
+		t.Fatalf("push: %+v, %v", ack, err)
+	}
+
+	code, stdout, stderr = runServeCmd(t, context.Background(), "erp", "add", "sap", "--data", data)
+	token := regexp.MustCompile(`(?m)^(lst_\S+)$`).FindStringSubmatch(stdout)
+	if code != exitOK || token == nil {
+		t.Fatalf("erp add: exit=%d stdout=%q stderr=%q", code, stdout, stderr)
+	}
+	rec, err := getItem(ctx, url, token[1], "(01)"+centraltest.GTIN+"(21)A0000001")
+	if err != nil || !strings.Contains(rec, `"state":"commissioned"`) {
+		t.Fatalf("item: %s, %v", rec, err)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("serve exited with %d after SIGTERM: %s", code, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop within 20s")
+	}
+	if !strings.Contains(errOut.String(), "central service stopped") {
+		t.Fatalf("log lacks the graceful stop: %s", errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(data, centralStoreName)); err != nil {
+		t.Fatalf("store file: %v", err)
+	}
+}
+
+// getItem reads the repository's record of an item over the ERP API.
+func getItem(ctx context.Context, base, token, key string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/items/"+neturl.PathEscape(key), nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return string(b), fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return string(b), err
+}

@@ -1,0 +1,488 @@
+// Package centraldb is the central service's store in one SQLite file: every
+// station's journal exactly as recorded (idempotent on station and seq,
+// gap-free, hash-chained), the repository applied from those journals (the
+// state of every serial, SSCC and aggregation tree across stations, order
+// progress), master data from the ERP with its change log for stations to
+// pull, the serial authority (reservations that can never overlap), and
+// station enrollment with hashed credentials.
+//
+// All SQL of the central service lives here, kept to plain SQL so that a
+// PostgreSQL store can follow the same schema (migration/*.sql) for sites
+// that outgrow one machine. It implements uplink/central's Store.
+//
+// Like localdb, a DB has one writer connection owned by one goroutine, which
+// gathers concurrent writes (for instance pushes from many stations) into
+// one transaction and one fsync, each write in its own savepoint so that
+// one refused batch never takes the others down; reads use a separate pool.
+package centraldb
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/linestation/linestation/station"
+)
+
+//go:embed migration/*.sql
+var migrationFS embed.FS
+
+// storeFormat is meta.format of a central store file.
+const storeFormat = "linestation.central"
+
+// BusyTimeout is how long a connection waits for a lock held by another
+// process (an admin command on the same file) before failing.
+const BusyTimeout = 5 * time.Second
+
+// ErrClosed is returned by writes once Close has begun.
+var ErrClosed = station.Errorf(station.EUNAVAILABLE, "the central store is closed")
+
+// Options configure Open.
+type Options struct {
+	// Create makes a new store when path does not exist.
+	Create bool
+	// Logger defaults to slog.Default() with component=centraldb.
+	Logger *slog.Logger
+	// Now is the central's clock for received and created times; default time.Now.
+	Now func() time.Time
+	// ReadConns is the size of the read pool; default 4.
+	ReadConns int
+	// MaxGroup bounds the writes committed in one transaction; default 64.
+	MaxGroup int
+}
+
+// DB is the central store. All methods are safe for concurrent use.
+type DB struct {
+	path   string
+	logger *slog.Logger
+	now    func() time.Time
+	opts   Options
+
+	w *sql.DB // exactly one connection, held by the writer goroutine
+	r *sql.DB // read-only pool
+
+	mu     sync.RWMutex // guards closed and sends on jobs
+	closed bool
+	jobs   chan *job
+	done   chan struct{}
+	conn   *sql.Conn
+}
+
+// Open opens (or with Create makes) the store at path, applies pending
+// migrations and starts the writer.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default().With("component", "centraldb")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 4
+	}
+	if opts.MaxGroup <= 0 {
+		opts.MaxGroup = 64
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open central store %s: %w", path, err)
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
+		return nil, station.Errorf(station.ENOTFOUND, "central store %s does not exist", path)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("open central store %s: %w", path, err)
+	case err == nil && fi.IsDir():
+		return nil, station.Errorf(station.EINVALID, "central store %s is a directory, not a file", path)
+	}
+	db := &DB{path: abs, logger: opts.Logger, now: opts.Now, opts: opts}
+	base := "file:" + (&url.URL{Path: abs}).EscapedPath()
+	common := fmt.Sprintf("_busy_timeout=%d&_foreign_keys=on&_stmt_cache_size=64", BusyTimeout.Milliseconds())
+	mode := "rw"
+	if opts.Create {
+		mode = "rwc"
+	}
+	db.w, err = sql.Open("sqlite3", base+"?mode="+mode+"&_journal_mode=WAL&_synchronous=FULL&_cache_size=-65536&"+common)
+	if err != nil {
+		return nil, fmt.Errorf("open central store %s: %w", path, err)
+	}
+	db.w.SetMaxOpenConns(1)
+	db.w.SetMaxIdleConns(1)
+	db.w.SetConnMaxLifetime(0)
+	db.w.SetConnMaxIdleTime(0)
+	db.conn, err = db.w.Conn(ctx)
+	if err != nil {
+		db.w.Close()
+		return nil, notStore(abs, err)
+	}
+	// Checkpoint the WAL every 32 MiB instead of every 4: hot pages (index
+	// interiors, station heads) are then copied to the file once per
+	// checkpoint rather than many times, which ingest at full speed feels.
+	if _, err := db.conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 8192`); err != nil {
+		db.conn.Close()
+		db.w.Close()
+		return nil, notStore(abs, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.conn.Close()
+		db.w.Close()
+		return nil, err
+	}
+	db.r, err = sql.Open("sqlite3", base+"?mode=ro&"+common)
+	if err != nil {
+		db.conn.Close()
+		db.w.Close()
+		return nil, fmt.Errorf("open central store %s for reading: %w", path, err)
+	}
+	db.r.SetMaxOpenConns(opts.ReadConns)
+	db.r.SetMaxIdleConns(opts.ReadConns)
+	db.jobs = make(chan *job, 256)
+	db.done = make(chan struct{})
+	go db.run()
+	return db, nil
+}
+
+func notStore(path string, err error) error {
+	var serr sqlite3.Error
+	if errors.As(err, &serr) && (serr.Code == sqlite3.ErrNotADB || serr.Code == sqlite3.ErrCorrupt) {
+		return station.Errorf(station.EINVALID, "%s is not a linestation central store: %v", path, serr)
+	}
+	return formatError(fmt.Errorf("open central store %s: %w", path, err))
+}
+
+// migrate checks the file and applies the embedded migrations not yet
+// recorded, each in its own transaction.
+func (db *DB) migrate(ctx context.Context) error {
+	c := db.conn
+	var tables []string
+	rows, err := c.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+	if err != nil {
+		return notStore(db.path, err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return notStore(db.path, err)
+		}
+		tables = append(tables, n)
+	}
+	rows.Close()
+	if len(tables) > 0 {
+		var format string
+		if !slices.Contains(tables, "meta") || c.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'format'`).Scan(&format) != nil || format != storeFormat {
+			return station.Errorf(station.EINVALID, "%s is not a linestation central store (meta.format is %q)", db.path, format)
+		}
+	}
+	if _, err := c.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`); err != nil {
+		return formatError(fmt.Errorf("create migrations table in %s: %w", db.path, err))
+	}
+	applied := map[string]bool{}
+	rows, err = c.QueryContext(ctx, `SELECT name FROM migrations`)
+	if err != nil {
+		return formatError(fmt.Errorf("read migrations of %s: %w", db.path, err))
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return formatError(fmt.Errorf("read migrations of %s: %w", db.path, err))
+		}
+		applied[n] = true
+	}
+	rows.Close()
+	names, err := fs.Glob(migrationFS, "migration/*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	slices.Sort(names)
+	known := map[string]bool{}
+	for _, n := range names {
+		known[filepath.Base(n)] = true
+	}
+	for n := range applied {
+		if !known[n] {
+			return station.Errorf(station.ECONFLICT, "central store %s was migrated by a newer linestation (migration %s is unknown here): use that version", db.path, n)
+		}
+	}
+	for _, n := range names {
+		name := filepath.Base(n)
+		if applied[name] {
+			continue
+		}
+		body, err := migrationFS.ReadFile(n)
+		if err != nil {
+			return fmt.Errorf("read migration %s: %w", name, err)
+		}
+		if err := db.applyMigration(ctx, name, string(body)); err != nil {
+			return err
+		}
+		db.logger.Info("central store migrated", "path", db.path, "migration", name)
+	}
+	return nil
+}
+
+func (db *DB) applyMigration(ctx context.Context, name, body string) (err error) {
+	c := db.conn
+	if _, err := c.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return formatError(fmt.Errorf("migrate %s: %s: begin: %w", db.path, name, err))
+	}
+	defer func() {
+		if err != nil {
+			_, _ = c.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+		}
+	}()
+	if _, err := c.ExecContext(ctx, body); err != nil {
+		return formatError(fmt.Errorf("migrate %s: %s: %w", db.path, name, err))
+	}
+	if _, err := c.ExecContext(ctx, `INSERT INTO migrations (name, applied_at) VALUES (?, ?)`, name, db.stamp()); err != nil {
+		return formatError(fmt.Errorf("migrate %s: record %s: %w", db.path, name, err))
+	}
+	if _, err := c.ExecContext(ctx, `COMMIT`); err != nil {
+		return formatError(fmt.Errorf("migrate %s: %s: commit: %w", db.path, name, err))
+	}
+	return nil
+}
+
+// stamp is the central's current time in the journal's text form.
+func (db *DB) stamp() string { return station.FormatTime(db.now()) }
+
+// Path returns the absolute path of the store file.
+func (db *DB) Path() string { return db.path }
+
+// Ping checks that the store answers reads.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.r.QueryRowContext(ctx, `SELECT 1 FROM meta WHERE key = 'format'`).Scan(&one); err != nil {
+		return formatError(fmt.Errorf("ping central store %s: %w", db.path, err))
+	}
+	db.mu.RLock()
+	closed := db.closed
+	db.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Close lets queued writes finish and closes the file. Safe to call twice.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
+	db.closed = true
+	close(db.jobs)
+	db.mu.Unlock()
+	<-db.done
+	var first error
+	if err := db.conn.Close(); err != nil {
+		first = fmt.Errorf("close central store %s writer: %w", db.path, err)
+	}
+	if err := db.w.Close(); err != nil && first == nil {
+		first = fmt.Errorf("close central store %s: %w", db.path, err)
+	}
+	if err := db.r.Close(); err != nil && first == nil {
+		first = fmt.Errorf("close central store %s readers: %w", db.path, err)
+	}
+	return first
+}
+
+// conn is what write functions run SQL on: the writer connection inside the
+// group's transaction.
+type conn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// job is one write waiting for the writer.
+type job struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, c conn) error
+	err  error
+	done chan struct{}
+}
+
+// write runs fn in a transaction on the writer goroutine, possibly together
+// with other writes (group commit), and returns once it is durable or
+// rolled back. fn must not keep state outside the database that a rollback
+// would leave wrong.
+func (db *DB) write(ctx context.Context, fn func(ctx context.Context, c conn) error) error {
+	j := &job{ctx: ctx, fn: fn, done: make(chan struct{})}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case db.jobs <- j:
+		db.mu.RUnlock()
+	case <-ctx.Done():
+		db.mu.RUnlock()
+		return fmt.Errorf("write to central store: %w", ctx.Err())
+	}
+	<-j.done
+	return j.err
+}
+
+// run is the writer goroutine.
+func (db *DB) run() {
+	defer close(db.done)
+	var group []*job
+	for {
+		j, ok := <-db.jobs
+		if !ok {
+			return
+		}
+		group = append(group[:0], j)
+	gather:
+		for len(group) < db.opts.MaxGroup {
+			select {
+			case j, ok := <-db.jobs:
+				if !ok {
+					break gather
+				}
+				group = append(group, j)
+			default:
+				break gather
+			}
+		}
+		db.commit(group)
+	}
+}
+
+// commit runs a group of writes in one transaction, each in a savepoint.
+func (db *DB) commit(group []*job) {
+	ctx := context.Background()
+	live := group[:0:0]
+	for _, j := range group {
+		if err := j.ctx.Err(); err != nil {
+			j.err = fmt.Errorf("write to central store: %w", err)
+			close(j.done)
+			continue
+		}
+		live = append(live, j)
+	}
+	if len(live) == 0 {
+		return
+	}
+	finish := func(err error) {
+		for _, j := range live {
+			if err != nil && j.err == nil {
+				j.err = err
+			}
+			close(j.done)
+		}
+	}
+	c := db.conn
+	if _, err := c.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		finish(formatError(fmt.Errorf("write to central store %s: begin: %w", db.path, err)))
+		return
+	}
+	single := len(live) == 1
+	for _, j := range live {
+		if !single {
+			if _, err := c.ExecContext(ctx, `SAVEPOINT job`); err != nil {
+				_, _ = c.ExecContext(ctx, `ROLLBACK`)
+				finish(formatError(fmt.Errorf("write to central store %s: savepoint: %w", db.path, err)))
+				return
+			}
+		}
+		j.err = j.fn(ctx, c)
+		if single && j.err != nil {
+			if _, err := c.ExecContext(ctx, `ROLLBACK`); err != nil {
+				db.logger.Error("central store rollback failed", "path", db.path, "error", err)
+			}
+			close(j.done)
+			return
+		}
+		if single {
+			break
+		}
+		if j.err != nil {
+			if _, err := c.ExecContext(ctx, `ROLLBACK TO job`); err != nil {
+				_, _ = c.ExecContext(ctx, `ROLLBACK`)
+				finish(formatError(fmt.Errorf("write to central store %s: rollback to savepoint: %w", db.path, err)))
+				return
+			}
+		}
+		if _, err := c.ExecContext(ctx, `RELEASE job`); err != nil {
+			_, _ = c.ExecContext(ctx, `ROLLBACK`)
+			finish(formatError(fmt.Errorf("write to central store %s: release savepoint: %w", db.path, err)))
+			return
+		}
+	}
+	if _, err := c.ExecContext(ctx, `COMMIT`); err != nil {
+		_, _ = c.ExecContext(ctx, `ROLLBACK`)
+		err = formatError(fmt.Errorf("write to central store %s: commit: %w", db.path, err))
+		for _, j := range live {
+			j.err = err // even a write that failed alone: the group's outcome is what counts
+		}
+		finish(nil)
+		return
+	}
+	finish(nil)
+}
+
+// formatError maps SQLite errors to station codes, keeping the chain.
+func formatError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var serr sqlite3.Error
+	if !errors.As(err, &serr) {
+		return err
+	}
+	var code string
+	switch serr.Code {
+	case sqlite3.ErrConstraint:
+		code = station.ECONFLICT
+	case sqlite3.ErrBusy, sqlite3.ErrLocked:
+		code = station.EUNAVAILABLE
+	case sqlite3.ErrNotADB, sqlite3.ErrCorrupt:
+		code = station.EINVALID
+	case sqlite3.ErrCantOpen:
+		code = station.ENOTFOUND
+	default:
+		return err
+	}
+	return &codedError{code: code, err: err}
+}
+
+type codedError struct {
+	code string
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() []error {
+	return []error{&station.Error{Code: e.code, Message: e.err.Error()}, e.err}
+}
+
+func isConstraint(err error) bool {
+	var serr sqlite3.Error
+	return errors.As(err, &serr) && serr.Code == sqlite3.ErrConstraint
+}
+
+// parseTime parses a stored time; ” is the zero time.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return station.ParseTime(s)
+}
