@@ -23,6 +23,7 @@ import (
 	"github.com/linestation/linestation/devices/camera"
 	"github.com/linestation/linestation/devices/coder"
 	"github.com/linestation/linestation/devices/opcua"
+	"github.com/linestation/linestation/devices/sim"
 	"github.com/linestation/linestation/devices/zpl"
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/station/stationtest"
@@ -178,10 +179,13 @@ func TestRunSim_Line(t *testing.T) {
 		if err := cam.Connect(ctx); err != nil {
 			t.Fatal(err)
 		}
-		// Nothing is queued yet, so cartons pass unmarked: the first no-read
-		// shows the camera's result connection is served.
-		if res, err := cam.Read(ctx); err != nil || !res.NoRead {
-			t.Fatalf("first camera result %+v, %v; want a no-read of an unmarked carton", res, err)
+		// With nothing queued the interlock feeds no carton: for 300 ms
+		// (6 conveyor places at 1200 a minute) the camera sees nothing.
+		quiet, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+		res, err := cam.Read(quiet)
+		stop()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("camera result %+v, %v with nothing queued; want none", res, err)
 		}
 		cod := coder.NewCoder(nil, coder.Options{Dial: coder.DialTCP(ep.Coder), Logger: quietLog})
 		defer cod.Close()
@@ -192,32 +196,19 @@ func TestRunSim_Line(t *testing.T) {
 		if err := cod.Queue(ctx, code); err != nil {
 			t.Fatal(err)
 		}
-		for {
-			ack, err := cod.Printed(ctx)
-			if err != nil && strings.Contains(station.ErrorMessage(err), "passed unmarked") {
-				continue // a carton before the code was queued
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ack.Serial != code.Serial {
-				t.Fatalf("coder acknowledged %q, want %q", ack.Serial, code.Serial)
-			}
-			break
+		// The first event is its acknowledgement: no carton passed unmarked.
+		ack, err := cod.Printed(ctx)
+		if err != nil || ack.Serial != code.Serial {
+			t.Fatalf("coder acknowledged %+v, %v; want %q", ack, err, code.Serial)
 		}
-		// The marked carton reaches the camera a few cartons later.
-		for {
-			res, err := cam.Read(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.NoRead {
-				continue // an unmarked carton ahead of it
-			}
-			if res.Data != code.Data || res.Symbology != "]d2" || res.Grade < 3 {
-				t.Fatalf("camera read %q %q grade %.1f, want ]d2 %q grade 3 or better", res.Symbology, res.Data, res.Grade, code.Data)
-			}
-			break
+		// The marked carton reaches the camera a few places later, and is
+		// the camera's first result.
+		res, err = cam.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.NoRead || res.Data != code.Data || res.Symbology != "]d2" || res.Grade < 3 {
+			t.Fatalf("camera read %q %q grade %.1f, want ]d2 %q grade 3 or better", res.Symbology, res.Data, res.Grade, code.Data)
 		}
 	})
 
@@ -313,6 +304,156 @@ func TestRunSim_LineTable(t *testing.T) {
 	}
 }
 
+// TestRunSim_LineNoInterlock runs the conveyor free: cartons pass the coder
+// with nothing queued, unmarked, and the camera reports no-reads.
+func TestRunSim_LineNoInterlock(t *testing.T) {
+	r := MustStartSimLine(t, "line", "--interlock=false", "--units-per-min", "6000", "--json")
+	var ep simJSON
+	if err := json.Unmarshal([]byte(r.first), &ep); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cod := coder.NewCoder(nil, coder.Options{Dial: coder.DialTCP(ep.Coder), Logger: quietLog})
+	defer cod.Close()
+	if err := cod.Select(ctx, "unit"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cod.Printed(ctx); !strings.Contains(station.ErrorMessage(err), "passed unmarked") {
+		t.Fatalf("coder event %v, want a unit that passed unmarked (NO_CODE)", err)
+	}
+	cam := camera.NewCamera(nil, nil, camera.Options{DialCommand: camera.DialTCP(ep.CameraCommand), DialResults: camera.DialTCP(ep.CameraResults), Logger: quietLog})
+	defer cam.Close()
+	if err := cam.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := cam.Read(ctx); err != nil || !res.NoRead {
+		t.Fatalf("camera result %+v, %v; want a no-read of an unmarked carton", res, err)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`msg="line stopped".* units=[1-9]`).MatchString(r.stderr.String()) {
+		t.Fatalf("log does not count the cartons that passed:\n%s", r.stderr)
+	}
+}
+
+// scenarioJSON is the --json output of 'sim scenario' as a test reads it.
+type scenarioJSON struct {
+	Order       string         `json:"order"`
+	Units       int            `json:"units"`
+	PacksPerMin float64        `json:"packs_per_min"`
+	Injected    map[string]int `json:"injected"`
+	Accounting  []struct {
+		Fault    string `json:"fault"`
+		Injected int    `json:"injected"`
+		Reason   string `json:"reason"`
+		Recorded int64  `json:"recorded"`
+		OK       bool   `json:"ok"`
+	} `json:"accounting"`
+	Unexplained    []station.ReasonCount  `json:"unexplained"`
+	Unidentified   int64                  `json:"unidentified"`
+	Reconciliation station.Reconciliation `json:"reconciliation"`
+	Ledger         struct {
+		Path      string `json:"path"`
+		Temporary bool   `json:"temporary"`
+		Events    int64  `json:"events"`
+		Verified  bool   `json:"verified"`
+	} `json:"ledger"`
+	OK       bool     `json:"ok"`
+	Problems []string `json:"problems"`
+}
+
+// TestRunSim_Scenario runs an order of 300 units with every content fault
+// at 2 % and checks, from the JSON result, that each injected fault is
+// recorded under its reason and nothing else was rejected, that the order
+// balances with every unit commissioned, that the ledger verified, and that
+// the temporary ledger is gone.
+func TestRunSim_Scenario(t *testing.T) {
+	const units = 300
+	var out, errOut syncBuffer
+	err := runSim(context.Background(), []string{"scenario", "--units", strconv.Itoa(units), "--faults", "noread=2%,wrong=2%,dup=2%,lowgrade=2%",
+		"--seed", "3", "--units-per-min", "12000", "--json"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("scenario: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	var rep scenarioJSON
+	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON result: %v\n%s", err, out.String())
+	}
+	want := map[string]string{sim.FaultNoRead: "no_read", sim.FaultWrong: "wrong_content", sim.FaultDuplicate: "duplicate", sim.FaultLowGrade: "low_grade"}
+	recorded := map[string]int64{}
+	for _, rc := range rep.Reconciliation.Rejects {
+		recorded[rc.Reason] = rc.Count
+	}
+	var injected int64
+	for fault, reason := range want {
+		n := rep.Injected[fault]
+		if n == 0 {
+			t.Fatalf("no %s fault injected in %d units at 2%% with seed 3: %v", fault, units, rep.Injected)
+		}
+		if got := recorded[reason]; got != int64(n) {
+			t.Fatalf("%s: injected %d, ledger recorded %d rejected as %s (rejects %v)", fault, n, got, reason, rep.Reconciliation.Rejects)
+		}
+		injected += int64(n)
+	}
+	for _, a := range rep.Accounting {
+		if reason := want[a.Fault]; reason != a.Reason || int64(a.Injected) != recorded[reason] || a.Recorded != recorded[reason] || !a.OK {
+			t.Fatalf("accounting row %+v does not match the ledger (%s: %d)", a, reason, recorded[reason])
+		}
+	}
+	if len(rep.Accounting) != len(want) {
+		t.Fatalf("%d accounting rows, want %d", len(rep.Accounting), len(want))
+	}
+	rec := rep.Reconciliation
+	if rec.Rejected != injected || len(rep.Unexplained) != 0 || rep.Unidentified != 0 || rep.Injected[sim.FaultUnmarked] != 0 {
+		t.Fatalf("rejected %d, unexplained %v, unidentified %d, unmarked %d: want exactly the %d injected faults",
+			rec.Rejected, rep.Unexplained, rep.Unidentified, rep.Injected[sim.FaultUnmarked], injected)
+	}
+	if !rec.Balanced || rec.Commissioned != units || rec.Printed != units+injected || rec.Undecided != 0 || rec.Pending != 0 || rec.State != station.OrderCompleted {
+		t.Fatalf("reconciliation %+v: want balanced, completed, %d commissioned of %d printed", rec, units, units+injected)
+	}
+	if !rep.Ledger.Verified || !rep.Ledger.Temporary || rep.Ledger.Events == 0 || !rep.OK || len(rep.Problems) != 0 {
+		t.Fatalf("ledger %+v, ok %v, problems %v: want a verified temporary ledger and no problem", rep.Ledger, rep.OK, rep.Problems)
+	}
+	if _, err := os.Stat(rep.Ledger.Path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("temporary ledger %s still there (%v)", rep.Ledger.Path, err)
+	}
+	if !strings.Contains(errOut.String(), "commissioned 300/300") {
+		t.Fatalf("progress on stderr does not reach 300/300:\n%s", errOut.String())
+	}
+}
+
+// TestRunSim_ScenarioDB keeps the ledger with --db and checks it with the
+// ledger and order commands afterwards, as an auditor would; a second run
+// refuses to write into it.
+func TestRunSim_ScenarioDB(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "scenario.db")
+	var out, errOut syncBuffer
+	ctx := context.Background()
+	if err := runSim(ctx, []string{"scenario", "--units", "60", "--units-per-min", "12000", "--db", path}, &out, &errOut); err != nil {
+		t.Fatalf("scenario: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	for _, want := range []string{"Balanced: yes", "  noread ", "Ledger " + path + ":", "verifies", "Result: OK"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("scenario output lacks %q:\n%s", want, out.String())
+		}
+	}
+	var vout, verr bytes.Buffer
+	if code := Run(ctx, []string{"ledger", "verify", "--db", path}, nil, &vout, &verr); code != exitOK || !strings.Contains(vout.String(), "result     intact") {
+		t.Fatalf("ledger verify exit %d:\n%s%s", code, vout.String(), verr.String())
+	}
+	var rout, rerr bytes.Buffer
+	if code := Run(ctx, []string{"order", "report", "--db", path, "--order", "SIM-1"}, nil, &rout, &rerr); code != exitOK || !strings.Contains(rout.String(), "quantity 60, completed") {
+		t.Fatalf("order report exit %d:\n%s%s", code, rout.String(), rerr.String())
+	}
+	err := runSim(ctx, []string{"scenario", "--units", "10", "--db", path}, io.Discard, io.Discard)
+	var uerr *usageError
+	if !errors.As(err, &uerr) || !strings.Contains(uerr.message, "exists") {
+		t.Fatalf("second scenario into %s: %v, want a usage error saying it exists", path, err)
+	}
+}
+
 func TestRunSim_Usage(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -321,7 +462,11 @@ func TestRunSim_Usage(t *testing.T) {
 	}{
 		{"NoCommand", nil, "sim needs a command"},
 		{"UnknownCommand", []string{"frob"}, `unknown sim command "frob"`},
-		{"Scenario", []string{"scenario", "--units", "10"}, "sim scenario is not built yet"},
+		{"ScenarioUnits", []string{"scenario", "--units", "0"}, "--units 0"},
+		{"ScenarioSpeed", []string{"scenario", "--units-per-min", "70000"}, "--units-per-min 70000"},
+		{"ScenarioRibbon", []string{"scenario", "--faults", "ribbon=3"}, "prints no labels"},
+		{"ScenarioFault", []string{"scenario", "--faults", "smudge=1%"}, `fault "smudge"`},
+		{"ScenarioArgument", []string{"scenario", "now"}, `unexpected argument "now"`},
 		{"UnknownFault", []string{"line", "--faults", "noread=1%,bogus=2%"}, `fault "bogus"`},
 		{"BadRate", []string{"line", "--faults", "wrong=150%"}, `wrong="150%"`},
 		{"ZeroSpeed", []string{"line", "--units-per-min", "0"}, "--units-per-min 0"},
@@ -360,9 +505,19 @@ func TestRunSim_Help(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err=%v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"Usage: linestation sim line", "-units-per-min", "-faults", "-seed", "-json"} {
+	for _, want := range []string{"Usage: linestation sim line", "-units-per-min", "-faults", "-seed", "-interlock", "-json"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("sim line usage lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	err = runSim(context.Background(), []string{"scenario", "--help"}, &out, io.Discard)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err=%v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"Usage: linestation sim scenario", "-units", "-faults", "-seed", "-units-per-min", "-db", "-json"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("sim scenario usage lacks %q:\n%s", want, out.String())
 		}
 	}
 }

@@ -108,23 +108,43 @@ func (c *Coder) Queued() int {
 	return len(c.queue)
 }
 
+// Ready reports whether the coder would mark a product now: a code is
+// queued and no fault stops printing. It is the coder's "ready" output that
+// a line PLC interlocks its infeed with.
+func (c *Coder) Ready() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fault == "" && len(c.queue) > 0
+}
+
 // Detect is a product passing the coder: it prints the next queued code,
 // acknowledges it (PRN) to every connection and returns the print.
 func (c *Coder) Detect() (CoderPrint, error) {
+	p, _, err := c.detect(false)
+	return p, err
+}
+
+// detect is Detect; with ifReady it does nothing (ok false) unless the
+// coder is Ready, decided under the same lock as the print.
+func (c *Coder) detect(ifReady bool) (p CoderPrint, ok bool, err error) {
 	c.mu.Lock()
+	if ifReady && (c.fault != "" || len(c.queue) == 0) {
+		c.mu.Unlock()
+		return CoderPrint{}, false, nil
+	}
 	if c.fault != "" {
 		c.mu.Unlock()
-		return CoderPrint{}, ErrCoderFaulted
+		return CoderPrint{}, true, ErrCoderFaulted
 	}
 	if len(c.queue) == 0 {
 		c.mu.Unlock()
 		c.srv.broadcast([]byte("FLT NO_CODE product passed with nothing queued\n"))
-		return CoderPrint{}, ErrNothingQueued
+		return CoderPrint{}, true, ErrNothingQueued
 	}
 	code := c.queue[0]
 	c.queue = c.queue[1:]
 	c.count++
-	p := CoderPrint{Count: c.count, Serial: code.serial, Data: code.data, GS1: true}
+	p = CoderPrint{Count: c.count, Serial: code.serial, Data: code.data, GS1: true}
 	tamper, module := c.Tamper, c.Module
 	c.mu.Unlock()
 	if tamper != nil {
@@ -135,11 +155,11 @@ func (c *Coder) Detect() (CoderPrint, error) {
 	}
 	m, err := EncodeGS1DataMatrix(p.Data, p.GS1)
 	if err != nil {
-		return p, fmt.Errorf("sim coder: mark %s: %w", p.Serial, err)
+		return p, true, fmt.Errorf("sim coder: mark %s: %w", p.Serial, err)
 	}
 	p.Image = RenderMark(m, module, p.Ink, p.Smudge)
 	c.srv.broadcast([]byte("PRN " + strconv.FormatUint(p.Count, 10) + " " + lscEncode(p.Serial) + "\n"))
-	return p, nil
+	return p, true, nil
 }
 
 // RenderMark draws a DataMatrix as a coder marks it: dark modules at grey

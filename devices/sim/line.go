@@ -93,7 +93,7 @@ func ParseFaults(spec string) (Faults, error) {
 
 // LineUnit is one carton that passed the coder and the camera.
 type LineUnit struct {
-	Seq    int          // 1 for the first carton
+	Seq    int          // 1 for the first carton; 0 marks an empty place on the conveyor (never returned)
 	Print  CoderPrint   // what the coder marked and acknowledged (empty when unmarked)
 	Fault  string       // the fault injected on it, "" for none
 	Result CameraResult // what the camera sent
@@ -108,8 +108,17 @@ type Line struct {
 	Camera  *Camera
 	Printer *ZPLPrinter
 	Scanner *Scanner
-	// Pitch is the number of cartons between the coder and the camera.
+	// Pitch is the number of places (cartons or gaps) between the coder
+	// and the camera. Set it before the first Step.
 	Pitch int
+	// Interlock feeds a carton to the coder only while the coder is Ready
+	// (a code queued, no fault), as a line whose PLC interlocks its infeed
+	// with the coder's ready output: otherwise Step moves the conveyor by an
+	// empty place, so cartons already marked still reach the camera and no
+	// carton passes unmarked. Without it every Step feeds a carton, and one
+	// that finds nothing queued passes unmarked (FaultUnmarked). Set it
+	// before the first Step.
+	Interlock bool
 
 	faults Faults
 
@@ -121,6 +130,7 @@ type Line struct {
 	inFlight []LineUnit
 	injected map[string]int
 	closers  []func() error
+	observe  func(LineUnit)
 }
 
 // NewLine builds a line of simulators with the given faults and seed.
@@ -179,30 +189,33 @@ func alterLast(data string) string {
 	return string(b)
 }
 
-// Step moves the conveyor by one carton: a carton passes the coder (which
-// marks the next queued code and acknowledges it), and the carton Pitch
-// places ahead passes the camera. It returns the unit that reached the
-// camera, or ok false while the conveyor between them is still filling.
+// Step moves the conveyor by one place: a carton passes the coder (which
+// marks the next queued code and acknowledges it), unless the Interlock
+// holds it back, and the carton Pitch places ahead passes the camera. It
+// returns the unit that reached the camera, or ok false when none did (the
+// conveyor between them is still filling, or an empty place arrived).
 func (l *Line) Step() (u LineUnit, ok bool, err error) {
-	l.mu.Lock()
-	l.seq++
-	seq := l.seq
-	l.mu.Unlock()
-	p, derr := l.Coder.Detect()
-	unit := LineUnit{Seq: seq, Print: p}
-	switch {
-	case derr == ErrNothingQueued || derr == ErrCoderFaulted:
-		unit.Fault = FaultUnmarked
+	p, fed, derr := l.Coder.detect(l.Interlock)
+	var unit LineUnit // an empty place unless a carton was fed
+	if fed {
 		l.mu.Lock()
-		l.injected[FaultUnmarked]++
+		l.seq++
+		unit = LineUnit{Seq: l.seq, Print: p}
 		l.mu.Unlock()
-	case derr != nil:
-		return LineUnit{}, false, derr
-	default:
-		l.mu.Lock()
-		unit.Fault = l.pending[p.Count]
-		delete(l.pending, p.Count)
-		l.mu.Unlock()
+		switch {
+		case derr == ErrNothingQueued || derr == ErrCoderFaulted:
+			unit.Fault = FaultUnmarked
+			l.mu.Lock()
+			l.injected[FaultUnmarked]++
+			l.mu.Unlock()
+		case derr != nil:
+			return LineUnit{}, false, derr
+		default:
+			l.mu.Lock()
+			unit.Fault = l.pending[p.Count]
+			delete(l.pending, p.Count)
+			l.mu.Unlock()
+		}
 	}
 	l.mu.Lock()
 	l.inFlight = append(l.inFlight, unit)
@@ -213,6 +226,9 @@ func (l *Line) Step() (u LineUnit, ok bool, err error) {
 	u = l.inFlight[0]
 	l.inFlight = l.inFlight[1:]
 	l.mu.Unlock()
+	if u.Seq == 0 {
+		return LineUnit{}, false, nil
+	}
 	return l.inspect(u), true, nil
 }
 
@@ -224,7 +240,9 @@ func (l *Line) Drain() []LineUnit {
 	l.mu.Unlock()
 	out := make([]LineUnit, 0, len(rest))
 	for _, u := range rest {
-		out = append(out, l.inspect(u))
+		if u.Seq != 0 {
+			out = append(out, l.inspect(u))
+		}
 	}
 	return out
 }
@@ -235,7 +253,30 @@ func (l *Line) inspect(u LineUnit) LineUnit {
 		img = u.Print.Image
 	}
 	u.Result = l.Camera.Inspect(img)
+	l.mu.Lock()
+	observe := l.observe
+	l.mu.Unlock()
+	if observe != nil {
+		observe(u)
+	}
 	return u
+}
+
+// Observe has f called with every carton once the camera sent its result
+// (LineUnit.Result.Sent), on the goroutine that moved the conveyor; f must
+// return quickly. Nil stops it.
+func (l *Line) Observe(f func(LineUnit)) {
+	l.mu.Lock()
+	l.observe = f
+	l.mu.Unlock()
+}
+
+// Cartons returns how many cartons passed the coder so far (empty places
+// left by the Interlock not counted).
+func (l *Line) Cartons() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq
 }
 
 // Injected returns how many units got each fault so far.

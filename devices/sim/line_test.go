@@ -195,6 +195,64 @@ func mapsEqual(a, b map[string]int) bool {
 	return true
 }
 
+// TestLine_Interlock checks that with the interlock no carton enters while
+// the coder has nothing queued (no NO_CODE, no unmarked carton, no camera
+// result), that a carton marked later still reaches the camera through the
+// empty places behind it, and that observers see it with its send time.
+func TestLine_Interlock(t *testing.T) {
+	e := mustLine(t, sim.Faults{}, 1, 3)
+	e.line.Interlock = true
+	var seen []sim.LineUnit
+	e.line.Observe(func(u sim.LineUnit) { seen = append(seen, u) })
+	for i := 0; i < 10; i++ {
+		if u, ok, err := e.line.Step(); err != nil || ok {
+			t.Fatalf("step %d with nothing queued: %+v %v %v, want an empty place", i, u, ok, err)
+		}
+	}
+	if n := e.line.Cartons(); n != 0 {
+		t.Fatalf("%d cartons fed with nothing queued, want 0", n)
+	}
+	if inj := e.line.Injected(); inj[sim.FaultUnmarked] != 0 {
+		t.Fatalf("injected %v, want no unmarked carton", inj)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code := unitCode(1)
+	if err := e.cod.Queue(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	var got sim.LineUnit
+	for i := 0; i < 4; i++ { // the marked carton, then 3 empty places
+		u, ok, err := e.line.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != (i == 3) {
+			t.Fatalf("step %d: ok=%v", i, ok)
+		}
+		got = u
+	}
+	if got.Seq != 1 || got.Print.Serial != code.Serial || got.Result.NoRead || got.Result.Data != code.Data || got.Result.Sent.IsZero() {
+		t.Fatalf("camera saw %+v, want carton 1 with %s read", got.Result, code.Serial)
+	}
+	if len(seen) != 1 || seen[0].Print.Serial != code.Serial {
+		t.Fatalf("observer saw %d cartons, want carton 1", len(seen))
+	}
+	// The driver gets the acknowledgement and then the result, and no
+	// NO_CODE fault before them.
+	ack, err := e.cod.Printed(ctx)
+	if err != nil || ack.Serial != code.Serial {
+		t.Fatalf("coder acknowledged %+v, %v; want %s", ack, err, code.Serial)
+	}
+	r, err := e.cam.Read(ctx)
+	if err != nil || r.Data != code.Data {
+		t.Fatalf("camera read %+v, %v", r, err)
+	}
+	if n := e.line.Cartons(); n != 1 {
+		t.Fatalf("%d cartons, want 1", n)
+	}
+}
+
 // TestLine_PrinterRibbon runs the label printer out of ribbon after 2
 // labels, as the ribbon=2 fault says.
 func TestLine_PrinterRibbon(t *testing.T) {
