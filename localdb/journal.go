@@ -26,6 +26,7 @@ type request struct {
 type pending struct {
 	typ     station.EventType
 	raw     json.RawMessage
+	text    string // raw as the journal's TEXT column takes it, made by the caller
 	payload station.Payload
 	user    string
 }
@@ -79,7 +80,7 @@ func prepare(ctx context.Context, evs []station.NewEvent) (*request, error) {
 		if err := validateUser(ne.User); err != nil {
 			return nil, fmt.Errorf("append event %d of %d (%s): %w", i+1, len(evs), typ, err)
 		}
-		req.evs[i] = pending{typ: typ, raw: raw, payload: p, user: ne.User}
+		req.evs[i] = pending{typ: typ, raw: raw, text: string(raw), payload: p, user: ne.User}
 	}
 	return req, nil
 }
@@ -137,6 +138,11 @@ type writer struct {
 
 	commits atomic.Int64 // transactions committed by group commit
 	events  atomic.Int64 // events in them
+
+	// Group commit policy (see run).
+	expect     int           // requests expected in the next batch
+	lastCommit time.Duration // how long the last COMMIT took
+	lastEnd    time.Time     // when the last group commit answered its callers
 }
 
 // loadHead reads the last event's seq, hash and time.
@@ -156,14 +162,34 @@ func (w *writer) loadHead(ctx context.Context) error {
 	return nil
 }
 
-// run is the writer goroutine: it takes one request, gathers whatever else
-// is already queued (up to MaxBatchEvents events), commits them in one
-// transaction and answers each. Requests that queue up during a commit form
-// the next batch, so the batch grows with the load without any delay.
+// maxGatherWait bounds how long the writer waits, idle, for more requests
+// of a group commit (see run).
+const maxGatherWait = 2 * time.Millisecond
+
+// run is the writer goroutine: it takes one request, begins a transaction
+// and writes it, and while it writes, takes whatever else has been queued
+// meanwhile into the same transaction (up to MaxBatchEvents events); then
+// it commits them together and answers each caller. Requests that queue up
+// during a commit start the next batch, so the batch grows with the load.
+//
+// Under load the writer also waits, briefly, for the callers it expects:
+// those it answered after the last commit and those that queued during it.
+// Without that, callers that append in a loop split into two halves that
+// take turns, each commit holding only the half that queued during the
+// other's (128 such callers give 64 events per fsync). The wait lets the
+// half just answered send again and join, so that one fsync serves them
+// all. Since the writer takes requests while it writes, it waits only once
+// it has written every request that came, and only until the expected
+// callers are in: for at most as long as the last COMMIT took, capped at
+// maxGatherWait, in all, so that it never costs more than the fsync it
+// saves. When the ledger is idle (the batch's first request came later
+// than one commit time after the last commit ended, or that commit served
+// a single request with nothing queued behind it) the writer never waits.
 func (w *writer) run(reqs <-chan *request, done chan<- struct{}) {
 	defer close(done)
 	ctx := context.Background()
-	var batch []*request
+	b := batcher{reqs: reqs, timer: time.NewTimer(time.Hour), max: w.db.opts.MaxBatchEvents}
+	b.timer.Stop()
 	for {
 		req, ok := <-reqs
 		if !ok {
@@ -173,30 +199,105 @@ func (w *writer) run(reqs <-chan *request, done chan<- struct{}) {
 			w.runJob(ctx, req)
 			continue
 		}
-		batch = append(batch[:0], req)
-		n := len(req.evs)
-		var job *request
-	gather:
-		for n < w.db.opts.MaxBatchEvents {
-			select {
-			case r, ok := <-reqs:
-				if !ok {
-					break gather
-				}
-				if r.job != nil {
-					job = r
-					break gather
-				}
-				batch = append(batch, r)
-				n += len(r.evs)
-			default:
-				break gather
-			}
+		b.start(req, w.expect, w.gatherWait(time.Now()))
+		w.commitFrom(ctx, []*request{req}, &b)
+		// The callers just answered, and those that queued meanwhile, are
+		// the ones to expect in the next batch.
+		w.expect = b.taken + len(reqs)
+		w.lastEnd = time.Now()
+		if b.job != nil {
+			w.runJob(ctx, b.job)
 		}
-		w.commit(ctx, batch)
-		if job != nil {
-			w.runJob(ctx, job)
+		if b.closed {
+			return
 		}
+	}
+}
+
+// gatherWait returns how long, in all, the writer may wait idle for the
+// expected requests of a batch whose first request came at arrived: zero
+// when the ledger was idle before it (see run).
+func (w *writer) gatherWait(arrived time.Time) time.Duration {
+	if w.expect < 2 || w.lastCommit <= 0 || arrived.Sub(w.lastEnd) > w.lastCommit {
+		return 0
+	}
+	return min(w.lastCommit, maxGatherWait)
+}
+
+// batcher hands the writer the requests of one group commit from the
+// queue, while it writes them (see run).
+type batcher struct {
+	reqs   <-chan *request
+	timer  *time.Timer   // reused for every wait
+	max    int           // Options.MaxBatchEvents
+	expect int           // requests expected in this batch
+	budget time.Duration // how much longer the writer may wait idle for them
+	taken  int           // requests taken, cancelled ones included
+	events int           // events in them
+	job    *request      // a job taken from the queue, to run after the commit
+	closed bool          // the queue was closed
+}
+
+// start begins a batch with its first request.
+func (b *batcher) start(first *request, expect int, budget time.Duration) {
+	b.expect, b.budget = expect, budget
+	b.taken, b.events = 1, len(first.evs)
+	b.job = nil
+}
+
+// next returns another request for the batch, or nil when the batch is
+// complete: it holds MaxBatchEvents events, a job or the end of the queue
+// is next, or nothing is queued and the expected callers are in (or the
+// wait budget is spent). A request whose caller has given up is answered
+// at once and skipped. A nil batcher never has more.
+func (b *batcher) next(w *writer) *request {
+	for b != nil && b.job == nil && !b.closed && b.events < b.max {
+		r, ok, timedOut := b.receive()
+		switch {
+		case timedOut:
+			return nil // nothing came in time
+		case !ok:
+			b.closed = true
+			return nil
+		case r.job != nil:
+			b.job = r
+			return nil
+		}
+		b.taken++
+		b.events += len(r.evs)
+		if err := r.ctx.Err(); err != nil {
+			r.err = fmt.Errorf("append to ledger %s: %w", w.db.path, err)
+			close(r.done)
+			continue
+		}
+		return r
+	}
+	return nil
+}
+
+// receive takes the next queued request, waiting within the budget when
+// none is queued and more are expected. timedOut reports that nothing came
+// (or nothing was to be waited for); ok is false when the queue is closed.
+func (b *batcher) receive() (r *request, ok, timedOut bool) {
+	select {
+	case r, ok = <-b.reqs:
+		return r, ok, false
+	default:
+	}
+	if b.taken >= b.expect || b.budget <= 0 {
+		return nil, true, true
+	}
+	start := time.Now()
+	b.timer.Reset(b.budget)
+	defer func() {
+		b.timer.Stop()
+		b.budget -= time.Since(start)
+	}()
+	select {
+	case r, ok = <-b.reqs:
+		return r, ok, false
+	case <-b.timer.C:
+		return nil, true, true
 	}
 }
 
@@ -214,6 +315,12 @@ func (w *writer) runJob(ctx context.Context, req *request) {
 // with a savepoint per request, leaving out the one that failed, so that a
 // failing request never takes the others down with it.
 func (w *writer) commit(ctx context.Context, batch []*request) {
+	w.commitFrom(ctx, batch, nil)
+}
+
+// commitFrom is commit of batch and of the requests more gives while the
+// first try writes them (none when more is nil).
+func (w *writer) commitFrom(ctx context.Context, batch []*request, more *batcher) {
 	live := batch[:0:0]
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -224,9 +331,14 @@ func (w *writer) commit(ctx context.Context, batch []*request) {
 		live = append(live, r)
 	}
 	if len(live) == 0 {
+		if r := more.next(w); r != nil {
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
 		return
 	}
-	failed, err := w.write(ctx, live, false)
+	live, failed, err := w.write(ctx, live, false, more)
 	if failed != nil {
 		failed.err = err
 		rest := live[:0:0]
@@ -237,7 +349,7 @@ func (w *writer) commit(ctx context.Context, batch []*request) {
 		}
 		live = rest
 		if len(live) > 0 {
-			_, err = w.write(ctx, live, true)
+			_, _, err = w.write(ctx, live, true, nil)
 		} else {
 			err = nil
 		}
@@ -259,15 +371,17 @@ func (w *writer) commit(ctx context.Context, batch []*request) {
 	}
 }
 
-// write runs one transaction over reqs. Without savepoints it stops at the
-// first failing request, rolls everything back and returns that request and
-// its error. With savepoints a failing request is rolled back alone (its
-// error set on it) and the others go on. A transaction-level failure (begin,
-// commit) is returned as err with a nil request: every request fails.
-func (w *writer) write(ctx context.Context, reqs []*request, savepoints bool) (*request, error) {
+// write runs one transaction over reqs, and over the requests more gives
+// once it has written those (reqs with them appended is returned). Without
+// savepoints it stops at the first failing request, rolls everything back
+// and returns that request and its error. With savepoints a failing request
+// is rolled back alone (its error set on it) and the others go on. A
+// transaction-level failure (begin, commit) is returned as err with a nil
+// request: every request fails.
+func (w *writer) write(ctx context.Context, reqs []*request, savepoints bool, more *batcher) ([]*request, *request, error) {
 	start := w.head
 	if _, err := w.conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		return nil, formatError(fmt.Errorf("append to ledger %s: begin: %w", w.db.path, err))
+		return reqs, nil, formatError(fmt.Errorf("append to ledger %s: begin: %w", w.db.path, err))
 	}
 	rollback := func() {
 		if _, err := w.conn.ExecContext(ctx, `ROLLBACK`); err != nil {
@@ -275,47 +389,58 @@ func (w *writer) write(ctx context.Context, reqs []*request, savepoints bool) (*
 		}
 		w.head = start
 	}
-	for _, r := range reqs {
+	for i := 0; ; i++ {
+		if i == len(reqs) {
+			r := more.next(w)
+			if r == nil {
+				break
+			}
+			reqs = append(reqs, r)
+		}
+		r := reqs[i]
 		before := w.head
 		if savepoints {
 			if _, err := w.conn.ExecContext(ctx, `SAVEPOINT req`); err != nil {
 				rollback()
-				return nil, formatError(fmt.Errorf("append to ledger %s: savepoint: %w", w.db.path, err))
+				return reqs, nil, formatError(fmt.Errorf("append to ledger %s: savepoint: %w", w.db.path, err))
 			}
 		}
 		out, err := w.appendOne(ctx, r)
 		if err != nil && !savepoints {
 			rollback()
-			return r, err
+			return reqs, r, err
 		}
 		if err != nil {
 			w.head = before
 			r.err = err
 			if _, rerr := w.conn.ExecContext(ctx, `ROLLBACK TO req`); rerr != nil {
 				rollback()
-				return nil, formatError(fmt.Errorf("append to ledger %s: rollback to savepoint: %w", w.db.path, rerr))
+				return reqs, nil, formatError(fmt.Errorf("append to ledger %s: rollback to savepoint: %w", w.db.path, rerr))
 			}
 		}
 		if savepoints {
 			if _, err := w.conn.ExecContext(ctx, `RELEASE req`); err != nil {
 				rollback()
-				return nil, formatError(fmt.Errorf("append to ledger %s: release savepoint: %w", w.db.path, err))
+				return reqs, nil, formatError(fmt.Errorf("append to ledger %s: release savepoint: %w", w.db.path, err))
 			}
 		}
 		r.out = out
 	}
-	if _, err := w.conn.ExecContext(ctx, `COMMIT`); err != nil {
+	commitStart := time.Now()
+	_, err := w.conn.ExecContext(ctx, `COMMIT`)
+	w.lastCommit = time.Since(commitStart)
+	if err != nil {
 		rollback()
 		// A failed COMMIT may still have reached the disk (an I/O error
 		// after the WAL write): take the head from the file, not memory.
 		if lerr := w.loadHead(ctx); lerr != nil {
 			w.db.logger.Error("ledger head unknown after a failed commit", logKeyPath, w.db.path, "error", lerr)
 		}
-		return nil, formatError(fmt.Errorf("append to ledger %s: commit: %w", w.db.path, err))
+		return reqs, nil, formatError(fmt.Errorf("append to ledger %s: commit: %w", w.db.path, err))
 	}
 	w.commits.Add(1)
 	w.events.Add(w.head.Seq - start.Seq)
-	return nil, nil
+	return reqs, nil, nil
 }
 
 // appendOne stamps, chains, inserts and projects the events of one request.
@@ -342,10 +467,11 @@ func (w *writer) appendOne(ctx context.Context, r *request) ([]station.Event, er
 		}
 		w.db.logger.Warn("clock stepped back", logKeySeq, ev.Seq, "from", step.From, "to", step.To)
 	}
+	ts := station.FormatTime(t) // one clock reading for the whole request
 	out := make([]station.Event, len(r.evs))
 	for i, p := range r.evs {
 		out[i] = w.stamp(p.typ, p.raw, p.user, now, t)
-		if err := w.insert(ctx, &out[i], p.payload); err != nil {
+		if err := w.insertRow(ctx, &out[i], p.payload, p.text, ts); err != nil {
 			if len(r.evs) > 1 {
 				return nil, fmt.Errorf("event %d of %d: %w", i+1, len(r.evs), err)
 			}
@@ -376,9 +502,16 @@ func (w *writer) stamp(typ station.EventType, raw json.RawMessage, user string, 
 // insert writes ev to the journal, applies it to the projections and moves
 // the head.
 func (w *writer) insert(ctx context.Context, ev *station.Event, p station.Payload) error {
+	return w.insertRow(ctx, ev, p, string(ev.Payload), station.FormatTime(ev.Time))
+}
+
+// insertRow is insert with ev's payload and time given in their column
+// form (string(ev.Payload) and station.FormatTime(ev.Time)), which the
+// append path makes outside the per-event work of the writer.
+func (w *writer) insertRow(ctx context.Context, ev *station.Event, p station.Payload, payload, ts string) error {
 	_, err := w.conn.ExecContext(ctx, `INSERT INTO journal (seq, id, station, type, payload, time, offset_ns, clock_state, user, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ev.Seq, ev.ID, ev.Station, string(ev.Type), string(ev.Payload), station.FormatTime(ev.Time),
+		ev.Seq, ev.ID, ev.Station, string(ev.Type), payload, ts,
 		int64(ev.ClockOffset), string(ev.ClockState), ev.User, ev.PrevHash, ev.Hash)
 	if err != nil {
 		return formatError(fmt.Errorf("append %s to ledger %s: %w", ev.Type, w.db.path, err))

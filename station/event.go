@@ -48,31 +48,81 @@ type Event struct {
 // PrevHash. The stored Hash is not part of the input. Length prefixes make
 // the encoding unambiguous whatever bytes a field holds.
 func (e *Event) ComputeHash() string {
-	buf := make([]byte, 0, 256+len(e.Station)+len(e.ID)+len(e.Type)+len(e.Payload)+len(e.User)+len(e.PrevHash))
-	buf = append(buf, "linestation.event.v1\n"...)
-	field := func(s string) {
-		buf = strconv.AppendInt(buf, int64(len(s)), 10)
-		buf = append(buf, ':')
-		buf = append(buf, s...)
-		buf = append(buf, '\n')
-	}
-	field(e.Station)
-	field(strconv.FormatInt(e.Seq, 10))
-	field(e.ID)
-	field(string(e.Type))
-	field(string(e.Payload))
-	field(FormatTime(e.Time))
-	field(strconv.FormatInt(int64(e.ClockOffset), 10))
-	field(string(e.ClockState))
-	field(e.User)
-	field(e.PrevHash)
+	// Built in one buffer on the stack for a typical event: the writer
+	// hashes every event it appends.
+	var stack [512]byte
+	buf := append(stack[:0], hashTag...)
+	var num [32]byte
+	buf = appendField(buf, e.Station)
+	buf = appendField(buf, strconv.AppendInt(num[:0], e.Seq, 10))
+	buf = appendField(buf, e.ID)
+	buf = appendField(buf, e.Type)
+	buf = appendField(buf, e.Payload)
+	buf = appendField(buf, appendTime(num[:0], e.Time))
+	buf = appendField(buf, strconv.AppendInt(num[:0], int64(e.ClockOffset), 10))
+	buf = appendField(buf, e.ClockState)
+	buf = appendField(buf, e.User)
+	buf = appendField(buf, e.PrevHash)
 	sum := sha256.Sum256(buf)
-	return hex.EncodeToString(sum[:])
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
+}
+
+// hashTag starts the input of ComputeHash.
+const hashTag = "linestation.event.v1\n"
+
+// appendField appends one field of ComputeHash's input: its length in bytes
+// (decimal), ':', the bytes and '\n'.
+func appendField[S ~string | ~[]byte](buf []byte, s S) []byte {
+	buf = strconv.AppendInt(buf, int64(len(s)), 10)
+	buf = append(buf, ':')
+	buf = append(buf, s...)
+	return append(buf, '\n')
 }
 
 // FormatTime returns t in TimeFormat (converted to UTC).
 func FormatTime(t time.Time) string {
-	return t.UTC().Format(TimeFormat)
+	var b [len(TimeFormat)]byte
+	return string(appendTime(b[:0], t))
+}
+
+// appendTime appends t in TimeFormat (converted to UTC). It writes the
+// digits itself for years 0 to 9999, where that gives what
+// t.UTC().AppendFormat(b, TimeFormat) gives, and leaves other years to it.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, TimeFormat)
+	}
+	hour, minute, sec := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond(), 9)
+	return append(b, 'Z')
+}
+
+// appendDigits appends v (0 <= v < 10^width) as width decimal digits.
+func appendDigits(b []byte, v, width int) []byte {
+	for range width {
+		b = append(b, 0)
+	}
+	for i := len(b) - 1; i >= len(b)-width; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }
 
 // ParseTime parses a time in TimeFormat and refuses any other spelling of it,
