@@ -59,12 +59,16 @@ unit:
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME) $(TEST_TAGS)
 
-# screenshots starts the real kiosk under Xvfb (failing if its window does
-# not come up) and checks that the headless commands run with no display.
+# screenshots checks that the headless commands run with no display, then
+# runs the real kiosk under Xvfb against the simulated line (failing if its
+# window does not come up or a step of the tour fails) and writes a
+# screenshot of each main screen to build/screenshots/: sign in, the line
+# running, aggregation, a warehouse tree, the station status.
 screenshots: build
 	env -u DISPLAY -u WAYLAND_DISPLAY $(BIN) version >/dev/null
 	env -u DISPLAY -u WAYLAND_DISPLAY $(BIN) gs1 parse '(01)00300010123455(17)271100(10)LOT1(21)SER1' >/dev/null
-	scripts/screenshot.sh $(BIN) build/screenshots/kiosk.png kiosk
+	rm -f build/screenshots/*.png
+	scripts/screenshot.sh --tour $(BIN) build/screenshots
 
 bench: test-deps
 	$(GO) test -tags $(TEST_TAGS) -run '^$$' -bench . -benchmem ./... | tee build/bench.txt

@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# run.sh starts the kiosk built by `make build`. Without a display (a fresh
-# server or a container) it starts a virtual one with Xvfb and says how to
-# look at it, so `make run` works everywhere.
+# run.sh starts the kiosk built by `make build` on the simulated line, with
+# its ledger and config in build/run/ (created on the first start, with the
+# demo products, an order released to the line and the demo users, whose
+# ids and PINs the kiosk prints). Without a display (a fresh server or a
+# container) it starts a virtual one with Xvfb and says how to look at it,
+# so `make run` works everywhere.
 #
 # usage: scripts/run.sh BINARY [KIOSK ARGS...]
+#   RUN_DIR=dir  where the config and the ledger live (default build/run)
 set -euo pipefail
-bin=$1
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 shift
+
+dir=${RUN_DIR:-build/run}
+mkdir -p "$dir"
+if [ ! -f "$dir/station.toml" ]; then
+	(cd "$dir" && "$bin" kiosk --init >/dev/null)
+	echo "run.sh: wrote $dir/station.toml (devices.mode = \"sim\": a simulated line runs inside the kiosk); edit it to change the station"
+fi
+set -- --config "$dir/station.toml" "$@"
+echo "run.sh: the station's ledger is $dir/station.db; delete it to start again with the demo data"
 
 if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
 	exec "$bin" kiosk "$@"

@@ -92,3 +92,7 @@ var (
 	lampRed   = color.NRGBA{R: 0xf0, G: 0x3e, B: 0x3e, A: 0xff}
 	lampGrey  = color.NRGBA{R: 0x70, G: 0x76, B: 0x80, A: 0xff}
 )
+
+// colorPanel is the background of the top bar and the navigation rail,
+// a step lighter than the screen's.
+var colorPanel = color.NRGBA{R: 0x1c, G: 0x20, B: 0x27, A: 0xff}

@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/linestation/linestation/station"
@@ -19,8 +20,8 @@ type lamp struct {
 	widget.BaseWidget
 
 	disc  *canvas.Circle
-	name  *widget.Label
-	state *widget.Label
+	name  *canvas.Text
+	state *canvas.Text
 
 	health   station.Health
 	OnTapped func(station.Health)
@@ -30,9 +31,12 @@ type lamp struct {
 func newLamp(name string) *lamp {
 	l := &lamp{
 		disc:  canvas.NewCircle(lampGrey),
-		name:  widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		state: widget.NewLabel(""),
+		name:  canvas.NewText(name, theme.Color(theme.ColorNameForeground)),
+		state: canvas.NewText(stateText(""), theme.Color(theme.ColorNameForeground)),
 	}
+	l.name.TextStyle.Bold = true
+	l.name.TextSize = sizeText - 2
+	l.state.TextSize = sizeCaption
 	l.health.Device = name
 	l.ExtendBaseWidget(l)
 	return l
@@ -44,7 +48,8 @@ func (l *lamp) SetHealth(h station.Health) {
 	l.health = h
 	l.disc.FillColor = lampColor(h.State)
 	l.disc.Refresh()
-	l.state.SetText(stateText(h.State))
+	l.state.Text = stateText(h.State)
+	l.state.Refresh()
 }
 
 // Health returns what the lamp shows.
@@ -60,7 +65,8 @@ func (l *lamp) Tapped(*fyne.PointEvent) {
 // CreateRenderer implements fyne.Widget.
 func (l *lamp) CreateRenderer() fyne.WidgetRenderer {
 	disc := container.New(layout.NewGridWrapLayout(fyne.NewSquareSize(32)), l.disc)
-	row := container.NewHBox(container.NewCenter(disc), container.NewVBox(l.name, l.state))
+	text := container.New(layout.NewCustomPaddedVBoxLayout(2), l.name, l.state)
+	row := container.NewHBox(container.NewCenter(disc), container.NewCenter(text))
 	bg := canvas.NewRectangle(color.Transparent)
 	bg.SetMinSize(fyne.NewSize(sizeTapTarget*2.5, sizeTapTarget))
 	return widget.NewSimpleRenderer(container.NewStack(bg, row))
@@ -90,6 +96,12 @@ func stateText(s station.DeviceState) string {
 		return tr("Fault")
 	case station.DeviceDisconnected:
 		return tr("Not connected")
+	case stateNotUsed:
+		return tr("Not used")
+	case stateKeyboard:
+		return tr("Keyboard")
+	case stateStandalone:
+		return tr("Standalone")
 	}
 	return tr("Unknown")
 }
@@ -100,12 +112,14 @@ type tile struct {
 	widget.BaseWidget
 
 	value   *canvas.Text
-	caption *widget.Label
+	caption *canvas.Text
 }
 
 // newTile returns a counter tile showing 0.
 func newTile(caption string, c color.Color) *tile {
-	t := &tile{value: canvas.NewText("0", c), caption: widget.NewLabelWithStyle(caption, fyne.TextAlignCenter, fyne.TextStyle{})}
+	t := &tile{value: canvas.NewText("0", c), caption: canvas.NewText(caption, theme.Color(theme.ColorNameForeground))}
+	t.caption.Alignment = fyne.TextAlignCenter
+	t.caption.TextSize = sizeText
 	t.value.TextSize = sizeCounterText
 	t.value.TextStyle.Bold = true
 	t.value.Alignment = fyne.TextAlignCenter
@@ -128,7 +142,7 @@ func (t *tile) Value() string { return t.value.Text }
 
 // CreateRenderer implements fyne.Widget.
 func (t *tile) CreateRenderer() fyne.WidgetRenderer {
-	return widget.NewSimpleRenderer(container.NewVBox(t.value, t.caption))
+	return widget.NewSimpleRenderer(container.NewPadded(container.New(layout.NewCustomPaddedVBoxLayout(0), t.value, t.caption)))
 }
 
 // keypad is a large numeric keypad for PINs and quantities: 12 mm keys,
@@ -197,11 +211,11 @@ func (k *keypad) show() {
 
 // CreateRenderer implements fyne.Widget.
 func (k *keypad) CreateRenderer() fyne.WidgetRenderer {
-	grid := container.New(layout.NewGridWrapLayout(fyne.NewSquareSize(sizeTapTarget*1.4)))
+	grid := container.NewGridWithColumns(3)
 	for _, d := range []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "enter"} {
-		grid.Add(k.keys[d])
+		cell := canvas.NewRectangle(color.Transparent)
+		cell.SetMinSize(fyne.NewSize(sizeTapTarget*1.4, sizeTapTarget*1.2))
+		grid.Add(container.NewStack(cell, k.keys[d]))
 	}
-	bg := canvas.NewRectangle(color.Transparent)
-	bg.SetMinSize(fyne.NewSize(3*sizeTapTarget*1.4+2*sizePadding, 0))
-	return widget.NewSimpleRenderer(container.NewVBox(k.display, container.NewStack(bg, grid)))
+	return widget.NewSimpleRenderer(container.NewVBox(k.display, grid))
 }

@@ -74,7 +74,7 @@ func TestTranslations_Complete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	call := regexp.MustCompile(`\b(?:tr|lang\.L)\("((?:[^"\\]|\\.)*)"`)
+	call := regexp.MustCompile(`\b(?:tr|trf|lang\.L)\("((?:[^"\\]|\\.)*)"`)
 	keys := map[string]string{}
 	for _, f := range files {
 		if filepath.Ext(f) == ".go" && !regexp.MustCompile(`_test\.go$`).MatchString(f) {

@@ -1,13 +1,25 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 
+	"github.com/linestation/linestation/devices/ntp"
+	"github.com/linestation/linestation/localdb"
 	"github.com/linestation/linestation/station"
+	"github.com/linestation/linestation/station/auth"
 	"github.com/linestation/linestation/ui"
 )
 
@@ -17,6 +29,21 @@ const appID = "io.linestation.kiosk"
 const kioskUsage = `Usage: linestation kiosk [FLAGS]
 
 Starts the touchscreen station app. It is the default command.
+
+It opens the station's ledger (station.db, created on first start), its
+clock (the PC's clock, or NTP servers), the line's devices (a simulated
+line in-process with devices.mode "sim", the default) and shows the sign-in
+screen. With the simulated line and an empty ledger it first records demo
+master data (two products, an order released to this line) and demo users,
+whose ids and PINs it prints.
+
+The window has no way out but an administrator's id and PIN.
+
+--tour (simulated line only) drives the kiosk from standard input, one
+command a line, and prints a line once the screen shows the result
+("shown run", ...), for screenshots:
+` + ui.TourCommands + `
+"signin" alone signs in the demo supervisor.
 
 Flags:
 `
@@ -28,6 +55,7 @@ func runKiosk(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fullscreen := fs.Bool("fullscreen", false, "fill the screen (kiosk mode on the line PC)")
 	configPath := fs.String("config", "", "the station's config `file` (default: the built-in defaults, a simulated line)")
 	initConfig := fs.Bool("init", false, "write a commented default config to station.toml in the current folder and exit")
+	tour := fs.Bool("tour", false, "read tour commands from standard input (simulated line only; for screenshots)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,20 +69,360 @@ func runKiosk(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	_ = cfg // wired to the station, devices and uplink as they land (issue 7)
+	if *tour && cfg.Devices.Mode != "sim" {
+		return &usageError{message: "kiosk --tour drives a simulated line only", hint: "set devices.mode = \"sim\" or leave --tour out"}
+	}
+	logger, err := kioskLogger(cfg.Log, stderr)
+	if err != nil {
+		return err
+	}
+
+	st, err := openStation(ctx, cfg, logger, stdout)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 
 	a := app.NewWithID(appID)
 	w := a.NewWindow(station.AppName)
-	k := ui.New(a, w)
+	k, err := ui.New(a, w, st.deps(a))
+	if err != nil {
+		return err
+	}
 	w.SetContent(k.Content())
 	w.Resize(fyne.NewSize(1024, 768))
 	w.SetFullScreen(*fullscreen)
 	w.SetMaster()
+	k.Start()
 
 	go func() {
 		<-ctx.Done()
 		fyne.Do(a.Quit)
 	}()
+	if *tour {
+		go func() {
+			runTour(ctx, k, os.Stdin, stdout, logger)
+			fyne.Do(a.Quit)
+		}()
+	}
 	w.ShowAndRun()
+	if err := k.Close(); err != nil {
+		logger.Error("close the line run", "error", err)
+	}
+	return st.Close()
+}
+
+// kioskLogger builds the kiosk's logger from the [log] settings.
+func kioskLogger(c LogConfig, w io.Writer) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if c.Level == "debug" {
+		opts.Level = slog.LevelDebug
+	}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// runTour reads tour commands from r until EOF and prints each answer; a
+// failed command is printed as "error: ..." and ends the tour.
+func runTour(ctx context.Context, k *ui.Kiosk, r io.Reader, w io.Writer, logger *slog.Logger) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if line == "signin" {
+			sup := demoAccounts[2]
+			line = "signin " + sup.ID + " " + sup.PIN
+		}
+		out, err := k.Tour(ctx, line)
+		if err != nil {
+			logger.Error("tour", "command", line, "error", err)
+			fmt.Fprintf(w, "error: %s: %v\n", line, err)
+			return
+		}
+		fmt.Fprintln(w, out)
+	}
+}
+
+// kioskStation is what the kiosk runs on, opened from the config in
+// order: clock, ledger, devices, domain service. Close closes it in
+// reverse order.
+type kioskStation struct {
+	cfg    Config
+	clock  station.Clock
+	ntp    *ntp.Clock // nil with clock.source "system"
+	db     *localdb.DB
+	dev    *lineDevices
+	svc    *station.Service
+	logger *slog.Logger
+	// uplink, when the station has a central service, gives its state to
+	// the kiosk (the uplink client's Status); nil: standalone.
+	uplink func() ui.UplinkStatus
+
+	cancel context.CancelFunc // stops the NTP clock
+	wg     sync.WaitGroup
+	once   sync.Once
+	err    error
+}
+
+// openStation opens the station's clock, ledger, devices and service;
+// on error what was opened is closed. In sim mode with an empty ledger it
+// seeds the demo master data and users, and prints the demo users.
+func openStation(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) (st *kioskStation, err error) {
+	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	st = &kioskStation{cfg: cfg, logger: logger, cancel: cancel}
+	defer func() {
+		if err != nil {
+			st.Close()
+			st = nil
+		}
+	}()
+
+	switch cfg.Clock.Source {
+	case "ntp":
+		c, err := ntp.New(ntp.Config{Servers: cfg.Clock.Servers, PollInterval: cfg.Clock.PollInterval.Duration, Policy: cfg.ClockPolicy()})
+		if err != nil {
+			return nil, fmt.Errorf("clock: %w", err)
+		}
+		st.ntp, st.clock = c, c
+		st.wg.Add(1)
+		go func() {
+			defer st.wg.Done()
+			if err := c.Run(life); err != nil {
+				logger.Error("ntp clock", "error", err)
+			}
+		}()
+	default:
+		st.clock = systemClock() // degraded, with the reason, in every reading
+	}
+
+	db, err := localdb.Open(ctx, cfg.Path(cfg.Station.DB), localdb.Options{Station: cfg.Station.ID, Clock: st.clock, Create: true,
+		Logger: logger.With("component", "localdb")})
+	if err != nil {
+		return nil, fmt.Errorf("open the station ledger %s: %w", cfg.Path(cfg.Station.DB), err)
+	}
+	st.db = db
+
+	dev, err := openLine(ctx, cfg.Devices, logger)
+	if err != nil {
+		return nil, fmt.Errorf("open the line's devices: %w", err)
+	}
+	st.dev = dev
+
+	var printer station.Printer
+	if dev.Printer != nil {
+		printer = labelPrinter{Printer: dev.Printer, ledger: db}
+	}
+	st.svc, err = station.NewService(station.Config{
+		Ledger: db, Clock: st.clock, Line: cfg.Station.Line, Printer: printer,
+		Pool:   station.PoolPolicy{LowWater: cfg.Pool.LowWater, Batch: cfg.Pool.Batch},
+		Auth:   station.AuthPolicy{MaxFailures: cfg.Auth.MaxFailures, IdleTimeout: cfg.Auth.IdleTimeout.Duration},
+		Logger: logger.With("component", "station"),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	if cfg.Devices.Mode == "sim" {
+		head, err := db.Head(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the station ledger: %w", err)
+		}
+		if head.Seq == 0 {
+			logger.Info("empty ledger on a simulated line: recording demo master data and users")
+			if err := seedDemo(ctx, st.svc, cfg, time.Now()); err != nil {
+				return nil, fmt.Errorf("record demo data: %w", err)
+			}
+		}
+		if _, err := db.User(ctx, demoAccounts[0].ID); err == nil {
+			if err := printDemoUsers(stdout); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return st, nil
+}
+
+// deps is what the kiosk's screens run on.
+func (st *kioskStation) deps(a fyne.App) ui.Deps {
+	d := ui.Deps{
+		Service: st.svc, Station: st.cfg.Station.ID, Line: st.cfg.Station.Line, Language: st.cfg.Station.Language,
+		Printer: st.dev.Printer, Coder: st.dev.Coder, Camera: st.dev.Camera, Scanner: st.dev.Scanner, PLC: st.dev.Line,
+		Clock: st.clock, Uplink: st.uplink, Quit: a.Quit, Logger: st.logger.With("component", "ui"),
+	}
+	if st.ntp != nil {
+		c := st.ntp
+		d.ClockStatus = func() ui.ClockStatus {
+			s := c.Status()
+			cs := ui.ClockStatus{Source: "ntp"}
+			for _, srv := range s.Servers {
+				cs.Servers = append(cs.Servers, ui.ClockServer{Address: srv.Address, Used: srv.Used, Offset: srv.Offset,
+					RTT: srv.RTT, Stratum: srv.Stratum, Error: srv.Error})
+			}
+			return cs
+		}
+	}
+	if st.cfg.Devices.Mode == "sim" {
+		// The simulated line ships to a demo partner. A real station needs
+		// its site's GLNs and its partners in its config (not there yet).
+		d.ShipFrom, d.Owner, d.Partners = demoSiteGLN, demoOwnerGLN, demoPartners
+	}
+	return d
+}
+
+// Close stops the service, the devices, the ledger and the clock, and
+// returns the first error; later calls return the same.
+func (st *kioskStation) Close() error {
+	st.once.Do(func() {
+		keep := func(err error) {
+			if err != nil && st.err == nil {
+				st.err = err
+			}
+		}
+		if st.svc != nil {
+			keep(st.svc.Close())
+		}
+		if st.dev != nil {
+			keep(st.dev.Close())
+		}
+		if st.db != nil {
+			keep(st.db.Close())
+		}
+		st.cancel()
+		st.wg.Wait()
+	})
+	return st.err
+}
+
+// labelPrinter fills in a label field that the case template prints and
+// the station does not give for SSCC containers yet: "gtin", the unit GTIN
+// of the container's order. Without it closing a case fails with
+// "missing field gtin". It goes once station's parentLabel sets the field.
+type labelPrinter struct {
+	station.Printer
+	ledger station.Ledger
+}
+
+// Print implements station.Printer.
+func (p labelPrinter) Print(ctx context.Context, l station.Label) error {
+	if _, ok := l.Fields["gtin"]; !ok && l.Fields["order"] != "" {
+		o, err := p.ledger.Order(ctx, l.Fields["order"])
+		if err != nil {
+			return fmt.Errorf("label %s: read order %s: %w", l.Serial, l.Fields["order"], err)
+		}
+		l.Fields = maps.Clone(l.Fields)
+		l.Fields["gtin"] = o.GTIN
+	}
+	return p.Printer.Print(ctx, l)
+}
+
+// Demo master data for a simulated line with an empty ledger.
+const (
+	demoSiteGLN  = "0300010000008" // the demo site (ship-from location)
+	demoOwnerGLN = "0300010000015" // the demo company (owning party)
+)
+
+var demoPartners = []ui.Partner{{Name: "Example Wholesale", GLN: "0614141000005", ShipTo: "0614141000012"}}
+
+// demoAccount is a demo account with its PIN, printed at start.
+type demoAccount struct {
+	station.User
+	PIN string
+}
+
+// demoAccounts are the demo accounts, one per role. Their PINs are printed in
+// the terminal and the README: demo data only.
+var demoAccounts = []demoAccount{
+	{station.User{ID: "olga", Name: "Olga Operator", Roles: []station.Role{station.RoleOperator}, Badge: "B-OLGA", Active: true}, "246810"},
+	{station.User{ID: "pat", Name: "Pat Packer", Roles: []station.Role{station.RolePacker}, Badge: "B-PAT", Active: true}, "135791"},
+	{station.User{ID: "sam", Name: "Sam Supervisor", Roles: []station.Role{station.RoleSupervisor}, Badge: "B-SAM", Active: true}, "314159"},
+	{station.User{ID: "quinn", Name: "Quinn QA", Roles: []station.Role{station.RoleQA}, Badge: "B-QUINN", Active: true}, "271828"},
+	{station.User{ID: "ada", Name: "Ada Admin", Roles: []station.Role{station.RoleAdmin}, Badge: "B-ADA", Active: true}, "161803"},
+}
+
+// demoLabels prints pallets with the case template (an SSCC label):
+// assets/labels has no pallet template yet.
+var demoLabels = map[string]string{"unit": "unit", "case": "case", "pallet": "case"}
+
+// demoProducts: a US product (its NDC in the GTIN) and an EU product, both
+// with random serials and with cases and pallets identified by SSCC.
+func demoProducts() []station.Product {
+	return []station.Product{
+		{
+			GTIN: "00300010123455", NDC: "0001-0123-45", Name: "Examplamol 500 mg tablets", DosageForm: "tablet, film coated",
+			Strength: "500 mg", NetContent: "30 tablets", Manufacturer: "Example Pharma Inc.",
+			Markets: []station.Market{station.MarketUS}, CompanyPrefixLength: 6,
+			// Numeric serials: the simulator's "wrong" marks end in a letter,
+			// so they are never an issued code (as in 'sim scenario').
+			Serial: station.SerialScheme{Alphabet: "0123456789", Length: 12},
+			Levels: []station.PackagingLevel{
+				{Level: station.LevelCase, SSCC: true, Quantity: 10, Extension: 0},
+				{Level: station.LevelPallet, SSCC: true, Quantity: 4, Extension: 1},
+			},
+			Labels: demoLabels,
+		},
+		{
+			GTIN: "04012345000016", Name: "Demoprofen 400 mg tablets", DosageForm: "tablet",
+			Strength: "400 mg", NetContent: "20 tablets", Manufacturer: "Example Pharma GmbH",
+			Markets: []station.Market{station.MarketEU}, CompanyPrefixLength: 7,
+			Levels: []station.PackagingLevel{
+				{Level: station.LevelCase, SSCC: true, Quantity: 12, Extension: 0},
+				{Level: station.LevelPallet, SSCC: true, Quantity: 5, Extension: 1},
+			},
+			Labels: demoLabels,
+		},
+	}
+}
+
+// seedDemo records the demo products, users and an order of the first
+// product released to this station's line, with its serial pool filled.
+func seedDemo(ctx context.Context, svc *station.Service, cfg Config, now time.Time) error {
+	for _, p := range demoProducts() {
+		if err := svc.ImportProduct(ctx, p); err != nil {
+			return fmt.Errorf("product %s: %w", p.GTIN, err)
+		}
+	}
+	for _, u := range demoAccounts {
+		if err := svc.ImportUser(ctx, u.User); err != nil {
+			return fmt.Errorf("user %s: %w", u.ID, err)
+		}
+		hash, err := auth.Hash(u.PIN, auth.DefaultParams())
+		if err != nil {
+			return fmt.Errorf("user %s: %w", u.ID, err)
+		}
+		if err := svc.ImportCredential(ctx, u.ID, station.CredentialPIN, hash); err != nil {
+			return fmt.Errorf("user %s: %w", u.ID, err)
+		}
+	}
+	gtin := demoProducts()[0].GTIN
+	expiry := now.AddDate(2, 0, 0).Format("0601") + "00" // end of the month two years ahead
+	order := station.Order{ID: "PO-DEMO-1", GTIN: gtin, Lot: "DEMO" + now.Format("0601"), Expiry: expiry, Quantity: 1000,
+		Line: cfg.Station.Line, ExpectedYield: 0.97}
+	if err := svc.ImportOrder(ctx, order); err != nil {
+		return fmt.Errorf("order %s: %w", order.ID, err)
+	}
+	if err := svc.Pools().Fill(ctx, gtin, max(cfg.Pool.Batch, order.Quantity+200)); err != nil {
+		return fmt.Errorf("serials of %s: %w", gtin, err)
+	}
+	if err := svc.ReleaseOrder(ctx, demoAccounts[2].ID, order.ID); err != nil {
+		return fmt.Errorf("release order %s: %w", order.ID, err)
+	}
+	return nil
+}
+
+// printDemoUsers prints the demo accounts and their PINs.
+func printDemoUsers(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "Demo users of the simulated line (sign in with the user id or the badge, then the PIN):")
+	fmt.Fprintln(tw, "  user\tPIN\tbadge\trole\tname")
+	for _, u := range demoAccounts {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", u.ID, u.PIN, u.Badge, u.Roles[0], u.Name)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("print the demo users: %w", err)
+	}
 	return nil
 }

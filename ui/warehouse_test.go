@@ -1,0 +1,191 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/linestation/linestation/station"
+)
+
+// MustPallet packs 8 commissioned packs into two cases on a pallet through
+// the domain and returns the pallet.
+func (h *harness) MustPallet() station.Item {
+	h.t.Helper()
+	h.commission(10)
+	pal, err := h.svc.OpenParent(h.ctx, "sup", "PO-1", station.LevelPallet)
+	must(h.t, err)
+	for c := 0; c < 2; c++ {
+		cs, err := h.svc.OpenParent(h.ctx, "sup", "PO-1", station.LevelCase)
+		must(h.t, err)
+		for i := 1; i <= 4; i++ {
+			_, err := h.svc.Pack(h.ctx, "sup", cs.Parent, "(01)"+unitGTIN+"(21)0000000"+string(rune('0'+c*4+i)))
+			must(h.t, err)
+		}
+		_, err = h.svc.CloseParent(h.ctx, "sup", cs.Parent, nil)
+		must(h.t, err)
+		_, err = h.svc.Pack(h.ctx, "sup", pal.Parent, cs.Parent.Key())
+		must(h.t, err)
+	}
+	_, err = h.svc.CloseParent(h.ctx, "sup", pal.Parent, nil)
+	must(h.t, err)
+	return pal.Parent
+}
+
+// treeText is the tree shown, one line per node.
+func (s *warehouseScreen) treeText() string {
+	var lines []string
+	for _, o := range s.tree.Objects {
+		lines = append(lines, o.(*canvas.Text).Text)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestWarehouseScreen_Flow looks up a pallet's tree, quarantines a pack,
+// picks the pallet into a shipment and ships it, receives it back, and
+// decommissions a pack with a signature.
+func TestWarehouseScreen_Flow(t *testing.T) {
+	h := MustKiosk(t, harnessOpts{})
+	pal := h.MustPallet()
+	h.signIn("sup")
+	h.k.show(ScreenWarehouse)
+	h.settle()
+	s := h.k.warehouse
+
+	// Look up: the pallet, its 2 cases and 8 packs.
+	h.scan(s.scan, "(00)"+pal.SSCC)
+	tree := s.treeText()
+	if n := len(s.tree.Objects); n != 11 {
+		t.Fatalf("tree has %d lines, want 11:\n%s", n, tree)
+	}
+	if !strings.HasPrefix(tree, "Pallet (00)"+pal.SSCC+" · closed · in stock") || !strings.Contains(tree, "        Pack (01)00300010123455(21)00000008 · commissioned · in stock") {
+		t.Fatalf("tree:\n%s", tree)
+	}
+	if !strings.Contains(s.header.Text, "In it: 2 cases · 8 packs") || !strings.Contains(s.header.Text, "lot L2603A") {
+		t.Fatalf("header %q", s.header.Text)
+	}
+	h.png("warehouse")
+	test.AssertRendersToMarkup(t, "warehouse/tree.xml", h.w.Canvas())
+
+	// Quarantine a loose pack: it may not ship.
+	s.modes.set(modeQuarantine)
+	h.scan(s.scan, "(01)"+unitGTIN+"(21)00000009")
+	if !strings.Contains(h.k.message.Text, "Write the quarantine reason first") {
+		t.Fatalf("quarantine without reason: %q", h.k.message.Text)
+	}
+	s.reason.SetText("suspect damage")
+	h.scan(s.scan, "(01)"+unitGTIN+"(21)00000009")
+	if st, _ := h.db.Stock(h.ctx, station.SGTIN(unitGTIN, "00000009")); st.Status != station.StockInQuarantine {
+		t.Fatalf("ledger stock %s, want quarantined", st.Status)
+	}
+
+	// Pick the pallet into a shipment and ship it.
+	s.modes.set(modePick)
+	h.scan(s.scan, "(00)"+pal.SSCC)
+	if !strings.Contains(h.k.message.Text, "Start a new shipment first") {
+		t.Fatalf("pick without shipment: %q", h.k.message.Text)
+	}
+	h.tap(s.newShip)
+	d := h.k.dlg
+	d.fields["po"].SetText("PO-778")
+	h.tap(d.ok)
+	if s.shipment == nil {
+		t.Fatalf("no shipment: %q", h.k.message.Text)
+	}
+	h.scan(s.scan, "(00)"+pal.SSCC)
+	h.scan(s.scan, "(01)"+unitGTIN+"(21)00000009")
+	if !strings.Contains(h.k.message.Text, "quarantined") {
+		t.Fatalf("a quarantined pack was picked: %q", h.k.message.Text)
+	}
+	h.until("the shipment shows the pallet", func() bool { return len(s.shipment.Items) == 1 })
+	h.tap(s.packShip)
+	h.until("the shipment is packed", func() bool { return s.shipment.Status == station.ShipmentStatusPacked })
+	test.Tap(s.ship)
+	h.tap(h.k.dlg.ok)
+	h.until("the shipment is shipped", func() bool { return s.shipment.Status == station.ShipmentStatusShipped })
+	if st, _ := h.db.Stock(h.ctx, pal); st.Status != station.StockShipped || st.Shipment != s.shipment.ID {
+		t.Fatalf("ledger pallet %+v", st)
+	}
+	if !strings.Contains(s.header.Text, "shipped") {
+		t.Fatalf("the pallet's status is not shown shipped: %q", s.header.Text)
+	}
+
+	// Receive it back.
+	s.modes.set(modeReceive)
+	h.scan(s.scan, "(00)"+pal.SSCC)
+	if st, _ := h.db.Stock(h.ctx, pal); st.Status != station.StockInStock {
+		t.Fatalf("ledger pallet %s after receiving, want in stock: %q", st.Status, h.k.message.Text)
+	}
+
+	// Decommission a loose pack, signed.
+	s.modes.set(modeDecommission)
+	s.decReason.set(string(station.DecommissionDamaged))
+	h.scan(s.scan, "(01)"+unitGTIN+"(21)00000010")
+	if h.k.dlg == nil || !strings.Contains(h.k.dlg.lines[1].Text, "leaves the supply chain") {
+		t.Fatal("decommissioning asks for no signature")
+	}
+	h.sign("sup", pin, "")
+	if st, _ := h.db.Serial(h.ctx, unitGTIN, "00000010"); st.State != station.UnitStateDecommissioned {
+		t.Fatalf("ledger pack %s, want decommissioned: %q", st.State, h.k.message.Text)
+	}
+	if sigs := h.signatures(); len(sigs) != 1 || sigs[0].Meaning != station.MeaningDestroyed {
+		t.Fatalf("signatures %+v", sigs)
+	}
+}
+
+// TestStatusScreen shows the clock, the uplink backlog, the pools, the
+// devices and the version; a lamp explains itself when touched.
+func TestStatusScreen(t *testing.T) {
+	up := UplinkStatus{Connected: false, LastSync: testNow.Add(-10 * 60e9), Waiting: 12, OldestAge: 9 * 60e9, LastError: "connection refused"}
+	h := MustKiosk(t, harnessOpts{deps: func(d *Deps) { d.Uplink = func() UplinkStatus { return up } }})
+	h.clock.set(station.ClockDegraded)
+	h.k.Start()
+	h.signIn("sup")
+	h.k.show(ScreenStatus)
+	h.settle()
+	s := h.k.status
+	for _, want := range []string{"State: degraded", "test: no time server answers"} {
+		if !strings.Contains(s.clock.Text, want) {
+			t.Fatalf("clock %q lacks %q", s.clock.Text, want)
+		}
+	}
+	for _, want := range []string{"not connected", "Records waiting to be sent: 12", "9 min", "connection refused"} {
+		if !strings.Contains(s.uplink.Text, want) {
+			t.Fatalf("uplink %q lacks %q", s.uplink.Text, want)
+		}
+	}
+	if !strings.Contains(s.pools.Text, "Examplamol 500 mg tablets (GTIN 00300010123455): 200 serials") {
+		t.Fatalf("pools %q", s.pools.Text)
+	}
+	if !strings.Contains(s.station.Text, "version "+station.Version) {
+		t.Fatalf("station %q", s.station.Text)
+	}
+	h.until("the lamps are shown", func() bool { return h.k.health[lampUplink].State == station.DeviceDisconnected })
+	if !strings.Contains(s.devices[lampClock].Text, "Attention") || !strings.Contains(s.devices[lampUplink].Text, "12 records wait") {
+		t.Fatalf("devices %q / %q", s.devices[lampClock].Text, s.devices[lampUplink].Text)
+	}
+
+	// The uplink's lamp on the line screen explains itself.
+	h.k.show(ScreenRun)
+	h.settle()
+	test.Tap(h.k.runScr.lamps[lampUplink])
+	d := h.k.dlg
+	if d == nil || !strings.HasPrefix(d.title.Text, "Central") {
+		t.Fatal("touching the lamp explains nothing")
+	}
+	text := ""
+	for _, l := range d.lines {
+		text += l.Text + "\n"
+	}
+	for _, want := range []string{"Not connected", "cannot be reached", "Production goes on"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("lamp explanation lacks %q:\n%s", want, text)
+		}
+	}
+	h.tap(d.ok)
+	if h.k.dlg != nil {
+		t.Fatal("the explanation does not close")
+	}
+}
