@@ -442,7 +442,7 @@ func (s *Service) CloseParent(ctx context.Context, user string, parent Item, par
 // human-readable fields.
 func (s *Service) parentLabel(p Product, o OrderStatus, c ContainerState) Label {
 	fields := map[string]string{
-		"product": p.Name, "strength": p.Strength, "lot": o.Lot, "expiry": o.Expiry,
+		"product": p.Name, "strength": p.Strength, "lot": o.Lot, "expiry": o.Expiry, "gtin": p.GTIN,
 		"count": strconv.Itoa(c.Count), "level": string(c.Level), "order": o.Order,
 	}
 	l := Label{Template: p.Label(string(c.Level)), Fields: fields}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -212,12 +211,8 @@ func openStation(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 	}
 	st.dev = dev
 
-	var printer station.Printer
-	if dev.Printer != nil {
-		printer = labelPrinter{Printer: dev.Printer, ledger: db}
-	}
 	st.svc, err = station.NewService(station.Config{
-		Ledger: db, Clock: st.clock, Line: cfg.Station.Line, Printer: printer,
+		Ledger: db, Clock: st.clock, Line: cfg.Station.Line, Printer: dev.Printer,
 		Pool:   station.PoolPolicy{LowWater: cfg.Pool.LowWater, Batch: cfg.Pool.Batch},
 		Auth:   station.AuthPolicy{MaxFailures: cfg.Auth.MaxFailures, IdleTimeout: cfg.Auth.IdleTimeout.Duration},
 		Logger: logger.With("component", "station"),
@@ -297,28 +292,6 @@ func (st *kioskStation) Close() error {
 	return st.err
 }
 
-// labelPrinter fills in a label field that the case template prints and
-// the station does not give for SSCC containers yet: "gtin", the unit GTIN
-// of the container's order. Without it closing a case fails with
-// "missing field gtin". It goes once station's parentLabel sets the field.
-type labelPrinter struct {
-	station.Printer
-	ledger station.Ledger
-}
-
-// Print implements station.Printer.
-func (p labelPrinter) Print(ctx context.Context, l station.Label) error {
-	if _, ok := l.Fields["gtin"]; !ok && l.Fields["order"] != "" {
-		o, err := p.ledger.Order(ctx, l.Fields["order"])
-		if err != nil {
-			return fmt.Errorf("label %s: read order %s: %w", l.Serial, l.Fields["order"], err)
-		}
-		l.Fields = maps.Clone(l.Fields)
-		l.Fields["gtin"] = o.GTIN
-	}
-	return p.Printer.Print(ctx, l)
-}
-
 // Demo master data for a simulated line with an empty ledger.
 const (
 	demoSiteGLN  = "0300010000008" // the demo site (ship-from location)
@@ -343,10 +316,6 @@ var demoAccounts = []demoAccount{
 	{station.User{ID: "ada", Name: "Ada Admin", Roles: []station.Role{station.RoleAdmin}, Badge: "B-ADA", Active: true}, "161803"},
 }
 
-// demoLabels prints pallets with the case template (an SSCC label):
-// assets/labels has no pallet template yet.
-var demoLabels = map[string]string{"unit": "unit", "case": "case", "pallet": "case"}
-
 // demoProducts: a US product (its NDC in the GTIN) and an EU product, both
 // with random serials and with cases and pallets identified by SSCC.
 func demoProducts() []station.Product {
@@ -362,7 +331,6 @@ func demoProducts() []station.Product {
 				{Level: station.LevelCase, SSCC: true, Quantity: 10, Extension: 0},
 				{Level: station.LevelPallet, SSCC: true, Quantity: 4, Extension: 1},
 			},
-			Labels: demoLabels,
 		},
 		{
 			GTIN: "04012345000016", Name: "Demoprofen 400 mg tablets", DosageForm: "tablet",
@@ -372,7 +340,6 @@ func demoProducts() []station.Product {
 				{Level: station.LevelCase, SSCC: true, Quantity: 12, Extension: 0},
 				{Level: station.LevelPallet, SSCC: true, Quantity: 5, Extension: 1},
 			},
-			Labels: demoLabels,
 		},
 	}
 }

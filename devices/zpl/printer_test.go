@@ -57,6 +57,15 @@ func caseLabel() station.Label {
 	}
 }
 
+// palletLabel is caseLabel on the pallet template: an SSCC with extension 1.
+func palletLabel() station.Label {
+	l := caseLabel()
+	l.Template = "pallet"
+	l.Serial, l.Data = "103000100000005673", "00103000100000005673"
+	l.Fields["sscc"], l.Fields["count"] = "103000100000005673", "4"
+	return l
+}
+
 // fastOptions keep waits short in tests.
 func fastOptions() zpl.Options {
 	return zpl.Options{AnswerTimeout: time.Second, PollInterval: 2 * time.Millisecond, ConfirmTimeout: 5 * time.Second, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}

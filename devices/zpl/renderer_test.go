@@ -57,7 +57,7 @@ func TestTemplates_IndependentRenderer(t *testing.T) {
 	// ^BX data as __ (Zebra Programming Guide, ^BX escape sequences) and so
 	// do our templates, but zebrash only knows _1 and keeps __ as two
 	// underscores. The simulator follows Zebra (see TestPrinter_TCP/OK).
-	labels := []station.Label{unitLabel("SN0001XY"), unitLabel("A1b2C3d4E5f6G7h8I9j0"), caseLabel()}
+	labels := []station.Label{unitLabel("SN0001XY"), unitLabel("A1b2C3d4E5f6G7h8I9j0"), caseLabel(), palletLabel()}
 	type job struct {
 		ZPL      string  `json:"zpl"`
 		WidthMM  float64 `json:"widthMm"`
