@@ -20,6 +20,7 @@ EPCIS 2.0 XML and EPCIS 2.0 JSON-LD. The format of an input is detected.
 Commands:
   validate FILE                             check a document; exit 1 when it is invalid
   convert FILE --to xml12|xml20|jsonld20    write the document in another format
+  export --shipment ID [--format F] [-o OUT] a shipped shipment's document from the central store
 
 FILE may be - for standard input. Run 'linestation epcis COMMAND --help' for details.
 `
@@ -56,6 +57,8 @@ func runEPCIS(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return runEPCISValidate(ctx, args[1:], stdin, stdout)
 	case "convert":
 		return runEPCISConvert(ctx, args[1:], stdin, stdout, stderr)
+	case "export":
+		return runEPCISExport(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, epcisUsage)
 		return nil

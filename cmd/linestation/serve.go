@@ -18,6 +18,7 @@ import (
 	"github.com/linestation/linestation/localdb/centraldb"
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/uplink"
+	"github.com/linestation/linestation/uplink/backup"
 	"github.com/linestation/linestation/uplink/central"
 )
 
@@ -90,6 +91,8 @@ type serveConfig struct {
 	Enrollment struct {
 		CodeTTL duration `toml:"code_ttl"`
 	} `toml:"enrollment"`
+	Backup serveBackupConfig `toml:"backup"`
+	DSCSA  serveDSCSAConfig  `toml:"dscsa"`
 
 	path string // the file it was read from; "" for defaults only
 }
@@ -105,6 +108,9 @@ func defaultServeConfig() serveConfig {
 	c.Limits.MaxBodyBytes = uplink.DefaultBodyLimit
 	c.Limits.MaxJSONBytes = uplink.DefaultJSONLimit
 	c.Enrollment.CodeTTL = duration{central.DefaultCodeTTL}
+	c.Backup.Interval = duration{backup.DefaultCentralInterval}
+	c.Backup.Keep = defaultCentralBackupKeep
+	c.DSCSA = defaultServeDSCSA()
 	return c
 }
 
@@ -151,7 +157,38 @@ max_json_bytes = 268435456
 [enrollment]
 # How long a one-time station enrollment code stays valid.
 code_ttl = "24h0m0s"
-`
+
+[backup]
+# Scheduled backups of the central store to S3-compatible object storage:
+# a consistent snapshot taken while the service runs, gzip-compressed,
+# read back after upload and described by a manifest (station heads, time,
+# sizes, SHA-256). Get it back with
+#   linestation restore --central --from URL --data DIR
+# Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and
+# AWS_SESSION_TOKEN). Failures are logged and counted in /metrics
+# (linestation_backup_failures_total, _last_success_timestamp_seconds).
+
+# Where: "s3://bucket/prefix", a prefix of its own (not a station's).
+# Empty: no scheduled backups.
+to = ""
+# The storage's URL, e.g. "https://minio.example.com:9000". Empty:
+# AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, else AWS S3.
+endpoint = ""
+# The bucket's region. Empty: AWS_REGION, else us-east-1.
+region = ""
+# Time between two snapshots. What stations pushed after the last one is
+# not lost with the central: they send it again once it is restored. What
+# only the central holds (master data, serial reservations, enrollments)
+# since the last snapshot is at risk.
+interval = "1h0m0s"
+# How many verified snapshots to keep; older ones are deleted only after a
+# newer one was uploaded and read back.
+keep = 24
+# File holding the client-side encryption key, 64 hex digits (AES-256-GCM),
+# relative to this file. Empty: LINESTATION_BACKUP_KEY, else unencrypted.
+# Keep the key apart from the backups: without it nothing can be restored.
+encryption_key_file = ""
+` + defaultServeDSCSAText
 
 // loadServeConfig reads the config: explicit path, else serveConfigName
 // in the current folder when it exists, else the defaults.
@@ -215,6 +252,12 @@ func (c *serveConfig) validate() error {
 	}
 	if c.ShutdownTimeout.Duration <= 0 || c.Enrollment.CodeTTL.Duration <= 0 {
 		return station.Errorf(station.EINVALID, "shutdown_timeout and enrollment.code_ttl must be positive")
+	}
+	if err := c.Backup.validate(); err != nil {
+		return err
+	}
+	if err := c.DSCSA.validate(); err != nil {
+		return err
 	}
 	return central.CheckListen(c.Listen, c.TLS.CertFile != "", c.AllowInsecureHTTP)
 }
@@ -291,20 +334,35 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
+	bk, err := newCentralBackup(&cfg, store, logger)
+	if err != nil {
+		store.Close()
+		return fail(stderr, "serve", err)
+	}
+	exchange, err := newExchange(ctx, &cfg, store, logger)
+	if err != nil {
+		store.Close()
+		return fail(stderr, "serve", err)
+	}
 	srv, err := central.New(central.Config{
 		Store: store, Addr: cfg.Listen, TLSCertFile: cfg.resolve(cfg.TLS.CertFile), TLSKeyFile: cfg.resolve(cfg.TLS.KeyFile),
 		AllowInsecureHTTP: cfg.AllowInsecureHTTP, MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxJSONBytes: cfg.Limits.MaxJSONBytes,
-		ShutdownTimeout: cfg.ShutdownTimeout.Duration, Logger: logger.With("component", "central"),
+		ShutdownTimeout: cfg.ShutdownTimeout.Duration, Logger: logger.With("component", "central"), Metrics: bk.metricsFunc(),
+		Exchange: exchange,
 	})
 	if err == nil {
 		err = srv.Open()
 	}
 	if err != nil {
+		if exchange != nil {
+			exchange.Close()
+		}
 		store.Close()
 		return fail(stderr, "serve", err)
 	}
 	fmt.Fprintf(stdout, "linestation central service %s on %s (store %s)\n", versionString(), srv.URL(), store.Path())
 	logger.Info("central service started", "version", versionString(), "url", srv.URL(), "store", store.Path(), "config", cfg.path)
+	bk.start(ctx)
 
 	var serveErr error
 	select {
@@ -315,8 +373,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout.Duration+5*time.Second)
 	defer cancel()
 	first := serveErr
+	bk.stop()
 	if err := srv.Close(closeCtx); err != nil && first == nil {
 		first = err
+	}
+	if exchange != nil {
+		if err := exchange.Close(); err != nil && first == nil {
+			first = err
+		}
 	}
 	if err := store.Close(); err != nil && first == nil {
 		first = err

@@ -27,6 +27,7 @@ import (
 
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/uplink"
+	"github.com/linestation/linestation/uplink/dscsa"
 )
 
 // Store is everything the service keeps. Implemented by *centraldb.DB.
@@ -116,6 +117,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the service's clock for enrollment codes and metrics; default time.Now.
 	Now func() time.Time
+	// Metrics, when set, is called on every scrape of /metrics and its
+	// metrics are served after the service's own (cmd adds the backup
+	// scheduler's this way).
+	Metrics func() []Metric
+	// Exchange is the DSCSA exchange with trading partners (EPCIS capture
+	// and query, outbound documents, verification, tracing); nil answers
+	// its endpoints with 503. cmd opens and closes it.
+	Exchange *dscsa.Exchange
 }
 
 // Server is the central service's HTTP server.

@@ -70,6 +70,29 @@ func (s *Server) routeTable() []route {
 		{http.MethodGet, "/v1/events", uplink.RoleERP, s.feed},
 		{http.MethodGet, "/v1/items/{key...}", uplink.RoleERP, s.item},
 		{http.MethodGet, "/v1/stations", uplink.RoleERP, s.stations},
+
+		// DSCSA exchange (dscsa.go): partners and ERP clients.
+		{http.MethodPost, "/epcis/capture", roleExchange, s.partnerRoute(s.epcisCapture)},
+		{http.MethodGet, "/epcis/capture/{id}", roleExchange, s.partnerRoute(s.epcisCaptureJob)},
+		{http.MethodGet, "/epcis/events", roleExchange, s.partnerRoute(s.epcisEvents)},
+		{http.MethodPost, "/dscsa/documents", roleExchange, s.partnerRoute(s.dscsaDocument)},
+		{http.MethodGet, "/dscsa/verify/01/{gtin}/10/{lot}/21/{serial}", roleExchange, s.partnerRoute(s.dscsaVerify)},
+		{http.MethodGet, "/dscsa/trace/{id...}", roleExchange, s.partnerRoute(s.dscsaTrace)},
+		// DSCSA exchange administration: ERP clients.
+		{http.MethodGet, "/v1/dscsa/partners", uplink.RoleERP, s.erpRoute(s.listPartners)},
+		{http.MethodPut, "/v1/dscsa/partners/{id}", uplink.RoleERP, s.erpRoute(s.putPartner)},
+		{http.MethodPost, "/v1/dscsa/partners/{id}/tokens", uplink.RoleERP, s.erpRoute(s.partnerToken)},
+		{http.MethodGet, "/v1/dscsa/locations", uplink.RoleERP, s.erpRoute(s.listLocations)},
+		{http.MethodPut, "/v1/dscsa/locations/{gln}", uplink.RoleERP, s.erpRoute(s.putLocation)},
+		{http.MethodGet, "/v1/dscsa/shipments/{id}/document", uplink.RoleERP, s.erpRoute(s.shipmentDocument)},
+		{http.MethodGet, "/v1/dscsa/deliveries", uplink.RoleERP, s.erpRoute(s.listDeliveries)},
+		{http.MethodPost, "/v1/dscsa/deliveries/{id}/retry", uplink.RoleERP, s.erpRoute(s.retryDelivery)},
+		{http.MethodPost, "/v1/dscsa/receipts", uplink.RoleERP, s.erpRoute(s.receive)},
+		{http.MethodPost, "/v1/dscsa/investigations", uplink.RoleERP, s.erpRoute(s.openInvestigation)},
+		{http.MethodGet, "/v1/dscsa/investigations/{id}", uplink.RoleERP, s.erpRoute(s.getInvestigation)},
+		{http.MethodPost, "/v1/dscsa/investigations/{id}/close", uplink.RoleERP, s.erpRoute(s.closeInvestigation)},
+		{http.MethodGet, "/v1/dscsa/investigations/{id}/notification", uplink.RoleERP, s.erpRoute(s.notification)},
+		{http.MethodGet, "/v1/dscsa/verifications", uplink.RoleERP, s.erpRoute(s.listVerifications)},
 	}
 }
 

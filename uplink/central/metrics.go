@@ -79,6 +79,16 @@ func (m *metrics) refused(station string) {
 	m.refusals[station]++
 }
 
+// Metric is one sample of a metric family that another component adds to
+// /metrics (see Config.Metrics).
+type Metric struct {
+	Name   string   // e.g. linestation_backup_failures_total
+	Type   string   // "counter" or "gauge"
+	Help   string   // one line
+	Labels []string // name, value pairs; may be empty
+	Value  float64
+}
+
 // exposition builds the text format.
 type exposition struct{ bytes.Buffer }
 
@@ -202,6 +212,16 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ uplink.P
 	e.family("linestation_station_repository_conflicts", "gauge", "Events of a station that the repository could not apply (see the conflicts table).")
 	for _, st := range stations {
 		e.sample("linestation_station_repository_conflicts", []string{"station", st.ID}, float64(st.Conflicts))
+	}
+	if s.cfg.Metrics != nil {
+		last := ""
+		for _, x := range s.cfg.Metrics() { // samples of one family come together
+			if x.Name != last {
+				e.family(x.Name, x.Type, x.Help)
+				last = x.Name
+			}
+			e.sample(x.Name, x.Labels, x.Value)
+		}
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_, _ = w.Write(e.Bytes())

@@ -1,0 +1,389 @@
+package dscsa
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/linestation/linestation/station"
+	"github.com/linestation/linestation/station/epcis"
+	"github.com/linestation/linestation/station/gs1"
+)
+
+// ReceiveRequest receives goods against a captured document: the capture
+// job of the document (its transaction information), what was scanned
+// (GS1 scan data, element strings, EPC or Digital Link URIs of packs,
+// cases or pallets: a container counts for everything the document packs
+// in it), and the GLN of our site that received them.
+type ReceiveRequest struct {
+	Capture  string   `json:"capture"`
+	Scans    []string `json:"scans"`
+	Location string   `json:"location"`
+}
+
+// Receipt is the record of goods received against a document.
+type Receipt struct {
+	ID         int64     `json:"id"`
+	Capture    string    `json:"capture"`
+	DocumentID string    `json:"document_id,omitempty"`
+	Partner    string    `json:"partner,omitempty"` // who sent the document
+	PO         string    `json:"po,omitempty"`
+	Location   string    `json:"location"`
+	ReceivedAt time.Time `json:"received_at"`
+	By         string    `json:"by"`
+	Expected   int       `json:"expected"` // units and containers the document ships
+	Received   int       `json:"received"` // of them, received
+	Unexpected int       `json:"unexpected"`
+	// Exceptions is the exception report for the partner, in the
+	// Partnership for DSCSA Governance schema; nil when everything matched.
+	Exceptions *ExceptionReport `json:"exceptions,omitempty"`
+}
+
+// ExceptionReport is a PDG exception report (report_schema.json).
+type ExceptionReport struct {
+	MessageUUID       string             `json:"message_uuid"`
+	ExceptionCaseUUID string             `json:"exception_case_uuid"`
+	Timestamp         int64              `json:"timestamp"`
+	PONumber          string             `json:"po_number"`
+	SenderInformation ContactInformation `json:"sender_information"`
+	Exceptions        *Exceptions        `json:"exceptions"`
+	OtherErrors       []string           `json:"other_errors"`
+	CaseResolved      bool               `json:"case_resolved"`
+}
+
+// ContactInformation is the sender of an exception report.
+type ContactInformation struct {
+	GLN   string  `json:"gln"`
+	Email string  `json:"email"`
+	Phone *string `json:"phone"`
+}
+
+// Exceptions are the exceptions of a report, by kind.
+type Exceptions struct {
+	MissingProductData []ProductNoEPCIS   `json:"missing_product_data,omitempty"`
+	MissingProduct     []EPCISNoProduct   `json:"missing_product,omitempty"`
+	DataMisalignment   []DataMisalignment `json:"data_misalignment,omitempty"`
+	Overages           []OverageUnderage  `json:"overages,omitempty"`
+	Underages          []OverageUnderage  `json:"underages,omitempty"`
+}
+
+// ProductNoEPCIS is product received without transaction data.
+type ProductNoEPCIS struct {
+	ExceptionItemUUID string  `json:"exception_item_uuid"`
+	ProductGTIN       string  `json:"product_gtin"`
+	ObservationSource string  `json:"observation_source"`
+	ResolutionRequest string  `json:"resolution_request"`
+	ProductSerial     *string `json:"product_serial"`
+}
+
+// EPCISNoProduct is transaction data of product not received.
+type EPCISNoProduct struct {
+	ExceptionItemUUID string `json:"exception_item_uuid"`
+	FileID            string `json:"file_id"`
+	ProductGTIN       string `json:"product_gtin"`
+	ProductSerial     string `json:"product_serial"`
+	ResolutionRequest string `json:"resolution_request"`
+}
+
+// DataMisalignment is product whose lot or expiry differs from its data.
+type DataMisalignment struct {
+	ExceptionItemUUID     string  `json:"exception_item_uuid"`
+	ReceivedProductGTIN   string  `json:"received_product_gtin"`
+	ReceivedProductLot    string  `json:"received_product_lot"`
+	ReceivedProductExpiry string  `json:"received_product_expiry"`
+	ReceivedProductSerial *string `json:"received_product_serial"`
+	ProductDataGTIN       string  `json:"product_data_gtin"`
+	ProductDataLot        string  `json:"product_data_lot"`
+	ProductDataExpiry     string  `json:"product_data_expiry"`
+	ProductDataSerial     *string `json:"product_data_serial"`
+	ResolutionRequest     string  `json:"resolution_request"`
+}
+
+// OverageUnderage is a count per GTIN that differs.
+type OverageUnderage struct {
+	ExceptionItemUUID string `json:"exception_item_uuid"`
+	GTIN              string `json:"gtin"`
+	QuantityOrdered   int    `json:"quantity_ordered"`
+	QuantityReceived  int    `json:"quantity_received"`
+	ResolutionRequest string `json:"resolution_request"`
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// docItem is an EPC of a captured document with what the document says of it.
+type docItem struct {
+	epc      string
+	item     station.Item
+	lot      string
+	expiry   string // YYYY-MM-DD
+	children []string
+	shipped  bool // named by a shipping event (top level)
+}
+
+// Receive receives goods against a captured document: what was scanned is
+// compared with what the document ships (containers stand for what the
+// document packs in them). Matching goods get a receiving event; the
+// mismatches (scanned but not in the document, in the document but not
+// scanned, lot or expiry differing from the document, counts per GTIN)
+// become an exception report in the PDG schema, kept with the receipt.
+func (x *Exchange) Receive(ctx context.Context, c Caller, req ReceiveRequest) (Receipt, error) {
+	if !c.Internal() {
+		return Receipt{}, Forbidden("partners cannot record receipts here")
+	}
+	if len(req.Scans) == 0 || len(req.Scans) > 100000 {
+		return Receipt{}, station.Errorf(station.EINVALID, "scans: give 1 to 100000 scans")
+	}
+	if err := gs1.ValidateGLN(req.Location); err != nil {
+		return Receipt{}, station.Errorf(station.EINVALID, "location %q must be the GLN of our receiving site: %v", req.Location, err)
+	}
+	j, err := x.store.CaptureJob(ctx, req.Capture)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if j.Running || j.Captured+j.Duplicates == 0 {
+		return Receipt{}, station.Errorf(station.ECONFLICT, "capture job %s has no captured document to receive against (running %v, captured %d)", j.ID, j.Running, j.Captured)
+	}
+	locs, err := x.store.Locations(ctx)
+	if err != nil {
+		return Receipt{}, err
+	}
+	var site *Location
+	for i := range locs {
+		if locs[i].GLN == req.Location {
+			site = &locs[i]
+		}
+	}
+	if site == nil {
+		return Receipt{}, station.Errorf(station.EINVALID, "location %s has no master data here: register it first", req.Location)
+	}
+	now := x.now().UTC()
+	r := Receipt{Capture: j.ID, DocumentID: j.DocumentID, Partner: j.Partner, Location: req.Location, ReceivedAt: now, By: c.String()}
+	if r.DocumentID == "" {
+		r.DocumentID = j.ID
+	}
+	// What the document says.
+	items := map[string]*docItem{} // by item key
+	byEPC := map[string]*docItem{}
+	get := func(epc string) *docItem {
+		if d := byEPC[epc]; d != nil {
+			return d
+		}
+		it, err := ItemOfEPC(epc)
+		if err != nil {
+			return nil
+		}
+		d := &docItem{epc: epc, item: it}
+		byEPC[epc], items[it.Key()] = d, d
+		return d
+	}
+	var ship *epcis.Event
+	err = x.store.OriginEvents(ctx, SourceCapture, j.ID, func(se *StoredEvent) error {
+		e := se.Event
+		switch {
+		case e.Type == epcis.ObjectEvent && e.BizStep == epcis.BizStepCommissioning:
+			var lot, exp string
+			for _, el := range e.ILMD {
+				switch el.Local {
+				case "lotNumber":
+					lot = el.Text
+				case "itemExpirationDate":
+					exp = el.Text
+				}
+			}
+			for _, epc := range e.EPCList {
+				if d := get(epc); d != nil {
+					d.lot, d.expiry = lot, exp
+				}
+			}
+		case e.Type == epcis.AggregationEvent && e.Action == epcis.ActionAdd:
+			if p := get(e.ParentID); p != nil {
+				for _, ch := range e.ChildEPCs {
+					if get(ch) != nil {
+						p.children = append(p.children, ch)
+					}
+				}
+			}
+		case e.Type == epcis.ObjectEvent && e.BizStep == epcis.BizStepShipping:
+			ship = e
+			for _, epc := range e.EPCList {
+				if d := get(epc); d != nil {
+					d.shipped = true
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	if ship == nil {
+		return r, station.Errorf(station.ECONFLICT, "the document of capture job %s has no shipping event: there is nothing to receive against", j.ID)
+	}
+	for _, bt := range ship.BizTransactionList {
+		if bt.Type == epcis.BizTransactionTypePO {
+			r.PO = bt.Value[strings.LastIndexByte(bt.Value, ':')+1:]
+		}
+	}
+	// Expected: what is shipped and everything packed in it.
+	expected := map[string]bool{}
+	var expand func(epc string, depth int)
+	expand = func(epc string, depth int) {
+		d := byEPC[epc]
+		if d == nil || expected[epc] || depth > maxTraceDepth {
+			return
+		}
+		expected[epc] = true
+		for _, ch := range d.children {
+			expand(ch, depth+1)
+		}
+	}
+	for epc, d := range byEPC {
+		if d.shipped {
+			expand(epc, 0)
+		}
+	}
+	r.Expected = len(expected)
+	// Received: what was scanned and everything packed in it.
+	received := map[string]bool{}
+	var top []string
+	exc := &Exceptions{}
+	unexpected := map[string]int{} // GTIN -> count
+	var expand2 func(epc string, depth int)
+	expand2 = func(epc string, depth int) {
+		if received[epc] || depth > maxTraceDepth {
+			return
+		}
+		received[epc] = true
+		if d := byEPC[epc]; d != nil {
+			for _, ch := range d.children {
+				expand2(ch, depth+1)
+			}
+		}
+	}
+	for i, s := range req.Scans {
+		it, msg, err := station.ParseItem(s)
+		if err != nil {
+			return r, station.Errorf(station.EINVALID, "scans[%d]: %s", i, station.ErrorMessage(err))
+		}
+		d := items[it.Key()]
+		if d == nil || !expected[d.epc] {
+			r.Unexpected++
+			serial := it.Serial
+			gtin := it.GTIN
+			if it.SSCC != "" {
+				gtin, serial = "", it.SSCC
+			}
+			unexpected[gtin]++
+			exc.MissingProductData = append(exc.MissingProductData, ProductNoEPCIS{ExceptionItemUUID: newUUID(), ProductGTIN: gtin,
+				ObservationSource: "Scan", ResolutionRequest: "Send new data", ProductSerial: &serial})
+			continue
+		}
+		if !received[d.epc] {
+			top = append(top, d.epc)
+		}
+		expand2(d.epc, 0)
+		if msg != nil && it.GTIN != "" {
+			lot, _ := msg.Get("10")
+			exp, hasExp := msg.Get("17")
+			expDate := ""
+			if hasExp {
+				if t, err := gs1.ExpiryDate(exp, now); err == nil {
+					expDate = t.Format("2006-01-02")
+				}
+			}
+			if lot != "" && lot != d.lot || expDate != "" && d.expiry != "" && expDate != d.expiry {
+				serial := it.Serial
+				exc.DataMisalignment = append(exc.DataMisalignment, DataMisalignment{ExceptionItemUUID: newUUID(),
+					ReceivedProductGTIN: it.GTIN, ReceivedProductLot: lot, ReceivedProductExpiry: pdgDate(expDate), ReceivedProductSerial: &serial,
+					ProductDataGTIN: it.GTIN, ProductDataLot: d.lot, ProductDataExpiry: pdgDate(d.expiry), ProductDataSerial: &serial,
+					ResolutionRequest: "Send new data"})
+			}
+		}
+	}
+	// Missing: shipped units (items holding nothing) not received.
+	ordered, got := map[string]int{}, map[string]int{}
+	var missing []string
+	for epc := range expected {
+		d := byEPC[epc]
+		if d.item.SSCC != "" || len(d.children) > 0 {
+			continue // containers: their units say it
+		}
+		ordered[d.item.GTIN]++
+		if received[epc] {
+			got[d.item.GTIN]++
+			r.Received++
+		} else {
+			missing = append(missing, epc)
+		}
+	}
+	sort.Strings(missing)
+	for _, epc := range missing {
+		d := byEPC[epc]
+		exc.MissingProduct = append(exc.MissingProduct, EPCISNoProduct{ExceptionItemUUID: newUUID(), FileID: r.DocumentID,
+			ProductGTIN: d.item.GTIN, ProductSerial: d.item.Serial, ResolutionRequest: "Send product"})
+	}
+	gtins := map[string]bool{}
+	for g := range ordered {
+		gtins[g] = true
+	}
+	for g := range unexpected {
+		if g != "" {
+			gtins[g] = true
+		}
+	}
+	var sorted []string
+	for g := range gtins {
+		sorted = append(sorted, g)
+	}
+	sort.Strings(sorted)
+	for _, g := range sorted {
+		o, n := ordered[g], got[g]+unexpected[g]
+		switch {
+		case n > o:
+			exc.Overages = append(exc.Overages, OverageUnderage{ExceptionItemUUID: newUUID(), GTIN: g, QuantityOrdered: o, QuantityReceived: n, ResolutionRequest: "Debit account"})
+		case n < o:
+			exc.Underages = append(exc.Underages, OverageUnderage{ExceptionItemUUID: newUUID(), GTIN: g, QuantityOrdered: o, QuantityReceived: n, ResolutionRequest: "Send product"})
+		}
+	}
+	if len(exc.MissingProductData)+len(exc.MissingProduct)+len(exc.DataMisalignment)+len(exc.Overages)+len(exc.Underages) > 0 {
+		r.Exceptions = &ExceptionReport{MessageUUID: newUUID(), ExceptionCaseUUID: newUUID(), Timestamp: now.Unix(), PONumber: r.PO,
+			SenderInformation: ContactInformation{GLN: x.cfg.GLN, Email: x.cfg.Contact}, Exceptions: exc, OtherErrors: nil, CaseResolved: false}
+	}
+	// The receiving event: what arrived of the shipment, at our site.
+	var evs []StoredEvent
+	if len(top) > 0 {
+		id, err := site.SGLN("")
+		if err != nil {
+			return r, err
+		}
+		place := &epcis.Place{ID: id}
+		e := &epcis.Event{Type: epcis.ObjectEvent, EventTime: now.Truncate(time.Millisecond), EventTimeZoneOffset: site.Offset(now), EPCList: top,
+			Action: epcis.ActionObserve, BizStep: epcis.BizStepReceiving, Disposition: epcis.DispositionInProgress, ReadPoint: place, BizLocation: place,
+			BizTransactionList: ship.BizTransactionList, SourceList: ship.SourceList, DestinationList: ship.DestinationList}
+		evs = append(evs, NewStoredEvent(e, SourceReceipt, j.ID, "", now))
+	}
+	if err := x.store.RecordReceipt(ctx, &r, evs); err != nil {
+		return r, err
+	}
+	x.logger.Info("goods received", "receipt", r.ID, logKeyCapture, j.ID, "received", r.Received, "expected", r.Expected, "unexpected", r.Unexpected,
+		"exceptions", r.Exceptions != nil)
+	return r, nil
+}
+
+// pdgDate writes a YYYY-MM-DD date as the PDG examples do (MMDDYYYY).
+func pdgDate(d string) string {
+	if len(d) != 10 {
+		return d
+	}
+	return d[5:7] + d[8:10] + d[0:4]
+}
