@@ -38,17 +38,20 @@ Keep the key apart from the backups: without it nothing can be restored.
 Flags:
 `
 
-const backupListUsage = `Usage: linestation backup list --from s3://BUCKET/PREFIX [FLAGS]
+const backupListUsage = `Usage: linestation backup list --from s3://BUCKET/PREFIX [--central] [FLAGS]
 
 Lists the generations at a backup location, oldest first, with their
 manifests: station, snapshot (last seq and hash, sizes, SHA-256), the
 journal segments after it, and whether anything is missing. Downloads no
-snapshot or segment.
+snapshot or segment. --central lists the central store's backups (made by
+'linestation serve' with a [backup] section): per-station heads, sizes,
+SHA-256.
 
 Flags:
 `
 
 const restoreUsage = `Usage: linestation restore --from s3://BUCKET/PREFIX --db NEWFILE [--at TIME | --generation ID] [FLAGS]
+       linestation restore --central --from s3://BUCKET/PREFIX --data DIR [--generation ID] [--force] [FLAGS]
 
 Rebuilds a station ledger from object storage into NEWFILE: downloads the
 newest complete generation's snapshot (or the one asked for), checks it
@@ -62,6 +65,14 @@ writes nothing and exits 1. An existing NEWFILE is refused unless --force
 --at TIME (RFC 3339, e.g. 2026-03-01T14:00:00Z) restores the journal as it
 was then: the newest generation whose snapshot is not later, and its events
 up to that time.
+
+--central restores the central service's store into DIR/central.db (the
+serve data folder) from its newest snapshot (or --generation ID): checked
+against the manifest (SHA-256, sizes, every station's head), opened as a
+central store, SQLite's integrity check and every station's journal
+verified, then moved into place. Stop 'linestation serve' first; an
+existing store is replaced only with --force. Stations send again what
+they pushed after the snapshot when they next connect.
 
 Credentials and the encryption key: as for 'linestation backup'.
 
@@ -212,6 +223,7 @@ func runBackupList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := newFlagSet(name, backupListUsage, stdout)
 	from := fs.String("from", "", "the backup location, `s3://BUCKET/PREFIX` (required)")
 	asJSON := fs.Bool("json", false, "print one JSON object per generation (its manifest included)")
+	centralList := fs.Bool("central", false, "list the central store's backups (made by serve)")
 	var sf storageFlags
 	sf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -230,6 +242,12 @@ func runBackupList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if err := store.CheckBucket(ctx); err != nil {
 		return fail(stderr, name, err)
+	}
+	if *centralList {
+		if err := printCentralList(ctx, store, *asJSON, stdout); err != nil {
+			return fail(stderr, name, err)
+		}
+		return nil
 	}
 	infos, err := store.List(ctx)
 	if err != nil {
@@ -314,12 +332,20 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	at := fs.String("at", "", "restore the journal as it was at `TIME` (RFC 3339)")
 	gen := fs.String("generation", "", "restore this generation `ID` (see 'linestation backup list')")
 	force := fs.Bool("force", false, "replace an existing file (stop the station using it first)")
+	centralStore := fs.Bool("central", false, "restore the central service's store (with --data DIR) instead of a station ledger")
+	data := fs.String("data", "", "with --central: the central service's data `DIR`; the store goes to DIR/"+centralStoreName)
 	var sf storageFlags
 	sf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *centralStore {
+		return runRestoreCentral(ctx, centralRestoreArgs{from: *from, data: *data, gen: *gen, db: *dbPath, at: *at, force: *force, sf: &sf, nargs: fs.NArg()}, stdout, stderr)
+	}
 	hint := "run 'linestation restore --help'"
+	if *data != "" {
+		return &usageError{message: "restore: --data is for --central; a station ledger goes to --db NEWFILE", hint: hint}
+	}
 	switch {
 	case fs.NArg() > 0:
 		return &usageError{message: fmt.Sprintf("restore: unexpected argument %q", fs.Arg(0)), hint: hint}
