@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/linestation/linestation/station"
 )
@@ -120,6 +121,10 @@ func validateUser(u string) error {
 	}
 	if len(u) > 64 {
 		return station.Errorf(station.EINVALID, "user %q is longer than 64 bytes", u)
+	}
+	if !utf8.ValidString(u) {
+		// JSON (export, uplink, backup segments) cannot carry it unchanged.
+		return station.Errorf(station.EINVALID, "user %q is not valid UTF-8", u)
 	}
 	for i := 0; i < len(u); i++ {
 		if u[i] < 0x20 || u[i] == 0x7f {

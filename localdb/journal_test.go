@@ -75,6 +75,8 @@ func TestDB_Append(t *testing.T) {
 			"clock stepped":  ev(station.ClockStepped{From: time.Now(), To: time.Now().Add(-time.Hour)}),
 			"bad reason":     ev(station.UnitRejected{GTIN: testGTIN, Serial: "A", Reason: "bored", Device: "cam"}),
 			"serial too big": ev(station.UnitPrinted{GTIN: testGTIN, Serial: strings.Repeat("9", 21), Device: "p"}),
+			"user not utf-8": {Payload: station.OrderCreated{Order: "X", GTIN: testGTIN, Lot: "L", Expiry: "270600", Quantity: 1}, User: "op\xff"},
+			"user control":   {Payload: station.OrderCreated{Order: "X", GTIN: testGTIN, Lot: "L", Expiry: "270600", Quantity: 1}, User: "op\n"},
 		} {
 			_, err := db.Append(context.Background(), ne)
 			if got := station.ErrorCode(err); got != station.EINVALID {
