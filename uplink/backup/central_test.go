@@ -100,6 +100,9 @@ func testRestoreCentral(t *testing.T, centralAhead bool) {
 	// FinalTimeout of 1 ns: no last shipment when it stops, as in a crash.
 	sched := &Scheduler{Shipper: NewShipper(s, db), Interval: 30 * time.Millisecond, SnapshotInterval: time.Hour, FinalTimeout: time.Nanosecond, Logger: quietLogger()}
 	stopBackup := runScheduler(t, sched)
+	// A generation must exist before either copy is stopped, or a busy
+	// machine can stop the scheduler before its first snapshot is done.
+	stationtest.Poll(t, 30*time.Second, "the scheduler's first generation", func() bool { return sched.Status().Generation != "" })
 	w := &workload{}
 	for i := 0; i < 8; i++ {
 		if i == 4 {
