@@ -1,6 +1,8 @@
 # linestation: build, run and test.
 #
-#   make run      build and start the kiosk (installs what is missing first)
+#   make run      build and start a working line: the central service with
+#                 demo data and the kiosk on a simulated line, connected to it
+#                 (installs what is missing first; Ctrl-C stops it all)
 #   make test     everything CI checks: format, vet, unit and integration tests
 #                 with the race detector, fuzzing, and the kiosk under Xvfb
 #   make bench    benchmarks with figures and ratios against their baselines

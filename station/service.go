@@ -159,6 +159,30 @@ func (s *Service) ImportOrder(ctx context.Context, o Order) error {
 	return s.createOrder(ctx, CentralUser, o)
 }
 
+// ImportRelease records that the ERP released an order through the central
+// service (recorded as the central's act) and starts reserving serials for
+// it, as ReleaseOrder does for a supervisor here. An order that already
+// left the planned state is left as it is, so a release delivered twice is
+// harmless. ENOTFOUND for an unknown order, ECONFLICT for an order of
+// another line.
+func (s *Service) ImportRelease(ctx context.Context, id string) error {
+	o, err := s.ledger.Order(ctx, id)
+	if err != nil {
+		return err
+	}
+	if s.line != "" && o.Line != "" && o.Line != s.line {
+		return Errorf(ECONFLICT, "order %s is for line %s, and this station is line %s", id, o.Line, s.line)
+	}
+	if o.State != OrderPlanned {
+		return nil
+	}
+	if err := s.changeOrder(ctx, CentralUser, o, OrderReleased, ""); err != nil {
+		return err
+	}
+	s.pools.Ensure(ctx, o.GTIN)
+	return nil
+}
+
 func (s *Service) createOrder(ctx context.Context, by string, o Order) error {
 	oc := OrderCreated{Order: o.ID, GTIN: o.GTIN, Lot: o.Lot, Expiry: o.Expiry, Quantity: int64(o.Quantity), Line: o.Line,
 		ExpectedYield: o.ExpectedYield, MinGrade: o.MinGrade}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,10 +18,20 @@ const (
 	lampPLC     = "plc"
 	lampClock   = "clock"
 	lampUplink  = "uplink"
+	lampBackup  = "backup" // only when the station backs up (Deps.Backup)
 )
 
-// lampKinds lists the lamps in display order.
+// lampKinds lists the lamps every kiosk shows, in display order.
 var lampKinds = []string{lampPrinter, lampCoder, lampCamera, lampScanner, lampPLC, lampClock, lampUplink}
+
+// lamps lists this kiosk's lamps in display order: lampKinds, and the
+// backup lamp when the station backs up.
+func (k *Kiosk) lamps() []string {
+	if k.d.Backup == nil {
+		return lampKinds
+	}
+	return append(slices.Clone(lampKinds), lampBackup)
+}
 
 // Pseudo-states of lamps for devices that are not there by design: grey,
 // with a word instead of a fault.
@@ -125,6 +136,9 @@ func (k *Kiosk) sources() []healthSource {
 	} else {
 		up := d.Uplink
 		out = append(out, healthSource{lampUplink, func() station.Health { return uplinkHealth(up()) }})
+	}
+	if d.Backup != nil {
+		out = append(out, healthSource{lampBackup, d.Backup})
 	}
 	return out
 }
@@ -275,6 +289,8 @@ func (k *Kiosk) explainHealth(kind string, h station.Health) {
 		switch kind {
 		case lampUplink:
 			lines = append(lines, tr("Production goes on: records are kept at this station and sent when the central service can be reached again. Tell IT if this lasts."))
+		case lampBackup:
+			lines = append(lines, tr("Production goes on, but this station's records are not being backed up: what was recorded since the last backup is only on this PC. Tell IT now."))
 		case lampPrinter:
 			lines = append(lines, tr("Cases and pallets cannot be closed while this lasts (their labels cannot be printed). Check the printer's cable, power, labels and ribbon."))
 		case lampScanner:

@@ -320,6 +320,8 @@ func deviceName(kind string) string {
 		return tr("Clock (NTP)")
 	case lampUplink:
 		return tr("Central")
+	case lampBackup:
+		return tr("Backup")
 	}
 	return kind
 }

@@ -102,7 +102,7 @@ func newRunScreen(k *Kiosk) *runScreen {
 	s.rejects = widget.NewLabel(tr("No rejects"))
 	s.rejects.Wrapping = fyne.TextWrapWord
 	lampGrid := container.NewVBox()
-	for _, kind := range lampKinds {
+	for _, kind := range k.lamps() {
 		l := newLamp(deviceName(kind))
 		kd := kind
 		l.OnTapped = func(h station.Health) { k.explainHealth(kd, h) }

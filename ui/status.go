@@ -38,7 +38,7 @@ func newStatusScreen(k *Kiosk) *statusScreen {
 	}
 	s.station, s.clock, s.uplink, s.pools = wrap(), wrap(), wrap(), wrap()
 	devBox := container.NewVBox()
-	for _, kind := range lampKinds {
+	for _, kind := range k.lamps() {
 		l := wrap()
 		s.devices[kind] = l
 		devBox.Add(l)

@@ -64,6 +64,10 @@ type Deps struct {
 	// Uplink, when set, gives the uplink's state; nil means the station
 	// runs standalone.
 	Uplink func() UplinkStatus
+	// Backup, when set, gives the state of the station's scheduled backups
+	// to object storage: a lamp of its own, red while backups fail (the
+	// station's alarm). It must not block. nil: no backups, no lamp.
+	Backup func() station.Health
 
 	// Partners are the trading partners shipments go to; ShipFrom and Owner
 	// the GLNs of this site and of the company, for shipments.

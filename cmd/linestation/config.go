@@ -107,6 +107,9 @@ type BackupConfig struct {
 	SnapshotInterval Duration `toml:"snapshot_interval"`
 	SegmentInterval  Duration `toml:"segment_interval"`
 	Keep             int      `toml:"keep"`
+	// EncryptionKeyFile holds the client-side encryption key (64 hex
+	// digits); empty: LINESTATION_BACKUP_KEY, else unencrypted.
+	EncryptionKeyFile string `toml:"encryption_key_file"`
 }
 
 // LogConfig sets the log level and format.
@@ -249,8 +252,16 @@ func (c Config) Validate() error {
 			return fmt.Errorf("central.url %q: write it as https://host[:port]", c.Central.URL)
 		}
 	}
-	if c.Backup.To != "" && !strings.HasPrefix(c.Backup.To, "s3://") {
-		return fmt.Errorf("backup.to %q: write it as s3://bucket/prefix", c.Backup.To)
+	if c.Backup.To != "" {
+		if !strings.HasPrefix(c.Backup.To, "s3://") {
+			return fmt.Errorf("backup.to %q: write it as s3://bucket/prefix", c.Backup.To)
+		}
+		if c.Backup.SegmentInterval.Duration < time.Second || c.Backup.SnapshotInterval.Duration < c.Backup.SegmentInterval.Duration {
+			return fmt.Errorf("backup.segment_interval (%s) must be at least 1s and backup.snapshot_interval (%s) at least as long", c.Backup.SegmentInterval, c.Backup.SnapshotInterval)
+		}
+		if c.Backup.Keep < 1 {
+			return fmt.Errorf("backup.keep %d: keep at least 1 generation", c.Backup.Keep)
+		}
 	}
 	switch c.Log.Level {
 	case "info", "debug":

@@ -20,6 +20,7 @@ import (
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/station/auth"
 	"github.com/linestation/linestation/ui"
+	"github.com/linestation/linestation/uplink"
 )
 
 // appID is the reverse-DNS id of the app, as in FyneApp.toml.
@@ -35,6 +36,13 @@ line in-process with devices.mode "sim", the default) and shows the sign-in
 screen. With the simulated line and an empty ledger it first records demo
 master data (two products, an order released to this line) and demo users,
 whose ids and PINs it prints.
+
+With a central service ([central] url) the station enrolls once with
+central.enrollment_code and keeps its credential in central.credential_file;
+it then takes products, users and this line's released orders from the
+central, reserves its serials there and sends it its journal, and goes on
+from its reserved serials while the central cannot be reached. With
+[backup] to it backs its ledger up to object storage while it runs.
 
 The window has no way out but an administrator's id and PIN.
 
@@ -160,6 +168,13 @@ type kioskStation struct {
 	// uplink, when the station has a central service, gives its state to
 	// the kiosk (the uplink client's Status); nil: standalone.
 	uplink func() ui.UplinkStatus
+	api    *uplink.API    // the central service with the station's credential; nil: standalone (kiosk_central.go)
+	client *uplink.Client // the uplink client; nil: standalone
+	// backups runs the scheduled backups (kiosk_backup.go); nil: none.
+	backups *kioskBackup
+	// stops ends background work on the ledger (uplink, backups), last
+	// started first, before anything is closed.
+	stops []func()
 
 	cancel context.CancelFunc // stops the NTP clock
 	wg     sync.WaitGroup
@@ -168,14 +183,17 @@ type kioskStation struct {
 }
 
 // openStation opens the station's clock, ledger, devices and service;
-// on error what was opened is closed. In sim mode with an empty ledger it
-// seeds the demo master data and users, and prints the demo users.
+// on error what was opened is closed. In sim mode with an empty ledger and
+// no central service it seeds the demo master data and users, and prints
+// the demo users. With a central service it enrolls (once), then runs the
+// uplink; with backup.to it runs the scheduled backups.
 func openStation(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) (st *kioskStation, err error) {
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	st = &kioskStation{cfg: cfg, logger: logger, cancel: cancel}
+	opened := st // "return nil, err" clears st before this runs
 	defer func() {
 		if err != nil {
-			st.Close()
+			opened.Close()
 			st = nil
 		}
 	}()
@@ -204,6 +222,13 @@ func openStation(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 		return nil, fmt.Errorf("open the station ledger %s: %w", cfg.Path(cfg.Station.DB), err)
 	}
 	st.db = db
+	if err := st.openBackup(); err != nil {
+		return nil, err
+	}
+	source, err := st.enroll(ctx) // nil: standalone, serials made here
+	if err != nil {
+		return nil, err
+	}
 
 	dev, err := openLine(ctx, cfg.Devices, logger)
 	if err != nil {
@@ -212,7 +237,7 @@ func openStation(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 	st.dev = dev
 
 	st.svc, err = station.NewService(station.Config{
-		Ledger: db, Clock: st.clock, Line: cfg.Station.Line, Printer: dev.Printer,
+		Ledger: db, Clock: st.clock, Line: cfg.Station.Line, Printer: dev.Printer, Source: source,
 		Pool:   station.PoolPolicy{LowWater: cfg.Pool.LowWater, Batch: cfg.Pool.Batch},
 		Auth:   station.AuthPolicy{MaxFailures: cfg.Auth.MaxFailures, IdleTimeout: cfg.Auth.IdleTimeout.Duration},
 		Logger: logger.With("component", "station"),
@@ -221,7 +246,7 @@ func openStation(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 		return nil, err
 	}
 
-	if cfg.Devices.Mode == "sim" {
+	if cfg.Devices.Mode == "sim" && cfg.Central.URL == "" {
 		head, err := db.Head(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("read the station ledger: %w", err)
@@ -238,6 +263,12 @@ func openStation(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 			}
 		}
 	}
+	if err := st.startUplink(life); err != nil {
+		return nil, err
+	}
+	if err := st.startBackup(life); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 
@@ -247,6 +278,9 @@ func (st *kioskStation) deps(a fyne.App) ui.Deps {
 		Service: st.svc, Station: st.cfg.Station.ID, Line: st.cfg.Station.Line, Language: st.cfg.Station.Language,
 		Printer: st.dev.Printer, Coder: st.dev.Coder, Camera: st.dev.Camera, Scanner: st.dev.Scanner, PLC: st.dev.Line,
 		Clock: st.clock, Uplink: st.uplink, Quit: a.Quit, Logger: st.logger.With("component", "ui"),
+	}
+	if st.backups != nil {
+		d.Backup = st.backups.Health
 	}
 	if st.ntp != nil {
 		c := st.ntp
@@ -268,14 +302,18 @@ func (st *kioskStation) deps(a fyne.App) ui.Deps {
 	return d
 }
 
-// Close stops the service, the devices, the ledger and the clock, and
-// returns the first error; later calls return the same.
+// Close stops the uplink and the backups, the service, the devices, the
+// ledger and the clock, and returns the first error; later calls return
+// the same.
 func (st *kioskStation) Close() error {
 	st.once.Do(func() {
 		keep := func(err error) {
 			if err != nil && st.err == nil {
 				st.err = err
 			}
+		}
+		for i := len(st.stops) - 1; i >= 0; i-- {
+			st.stops[i]()
 		}
 		if st.svc != nil {
 			keep(st.svc.Close())
@@ -364,10 +402,8 @@ func seedDemo(ctx context.Context, svc *station.Service, cfg Config, now time.Ti
 			return fmt.Errorf("user %s: %w", u.ID, err)
 		}
 	}
-	gtin := demoProducts()[0].GTIN
-	expiry := now.AddDate(2, 0, 0).Format("0601") + "00" // end of the month two years ahead
-	order := station.Order{ID: "PO-DEMO-1", GTIN: gtin, Lot: "DEMO" + now.Format("0601"), Expiry: expiry, Quantity: 1000,
-		Line: cfg.Station.Line, ExpectedYield: 0.97}
+	order := demoOrder(cfg.Station.Line, now)
+	gtin := order.GTIN
 	if err := svc.ImportOrder(ctx, order); err != nil {
 		return fmt.Errorf("order %s: %w", order.ID, err)
 	}

@@ -56,6 +56,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runGS1(ctx, rest, stdin, stdout, stderr)
 	case "backup":
 		err = runBackup(ctx, rest, stdout, stderr)
+	case "demo":
+		err = runDemo(ctx, rest, stdout, stderr)
 	case "restore":
 		err = runRestore(ctx, rest, stdout, stderr)
 	case "epcis":
@@ -118,6 +120,7 @@ Commands:
   order      print a packaging order's reconciliation
   serve      run the central sync service (headless; serve --init, serve station add NAME)
   sim        run a simulated packaging line (printer, coder, camera, scanner, PLC)
+  demo       seed a central service with the demo master data (demos only)
   version    print the version
   help       print this text
 
