@@ -214,6 +214,12 @@ type CameraRead struct {
 	Grade Grade
 	// At is when the driver received the result (station clock, UTC).
 	At time.Time
+	// Received is when the driver read the result off its connection, from
+	// time.Now with its monotonic clock reading: what time.Since measures
+	// the handling of the result from, including any time it waited in the
+	// driver before Read returned it. It is not station time (see At) and
+	// is not recorded. Zero when the driver does not know.
+	Received time.Time
 }
 
 // Camera is a vision reader (verifier) downstream of the coder.

@@ -273,9 +273,11 @@ func (c *Camera) Set(ctx context.Context, name, value string) error {
 }
 
 // Read waits for the next result line. A no-read is a result; a garbled
-// line is an EDEVICE error that quotes it.
+// line is an EDEVICE error that quotes it. The result's Received is when
+// the driver read the line off the connection, which may be before Read
+// was called: results wait, in order, until they are read.
 func (c *Camera) Read(ctx context.Context) (station.CameraRead, error) {
-	line, err := c.res.Event(ctx)
+	line, received, err := c.res.EventAt(ctx)
 	if err != nil {
 		return station.CameraRead{}, fmt.Errorf("wait for camera result: %w", err)
 	}
@@ -284,7 +286,7 @@ func (c *Camera) Read(ctx context.Context) (station.CameraRead, error) {
 		c.opt.Logger.Warn("garbled camera result", "line", string(line), "error", err)
 		return station.CameraRead{}, fmt.Errorf("%w: %w", station.Errorf(station.EDEVICE, "%s sent a garbled result", c.opt.Name), err)
 	}
-	r.At = c.opt.Clock.Now().UTC
+	r.At, r.Received = c.opt.Clock.Now().UTC, received
 	return r, nil
 }
 

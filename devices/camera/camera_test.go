@@ -119,8 +119,14 @@ func runContract(t *testing.T, connect func(testing.TB) env) {
 		}
 		sent := e.sim.Inspect(mark(t, data, 0, false))
 		r := readWithin(t, e.c, 2*time.Second)
+		read := time.Now()
 		if r.NoRead || r.Symbology != "]d2" || r.Data != data || r.Trigger != sent.Trigger {
 			t.Fatalf("read=%+v, want ]d2 %q trigger %d", r, data, sent.Trigger)
+		}
+		// Received is when the driver got the line: after the reader sent
+		// it, before Read returned it.
+		if r.Received.Before(sent.Sent) || r.Received.After(read) {
+			t.Fatalf("received %v, want between sent %v and read %v", r.Received, sent.Sent, read)
 		}
 		if r.Grade.Letter() != "A" {
 			t.Fatalf("grade=%v, want A for a black mark", r.Grade)

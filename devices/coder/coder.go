@@ -5,7 +5,9 @@
 //
 // The driver queues codes (Queue), turns the coder's PRN events into print
 // acknowledgements carrying the unit's serial (Printed), and its FLT/RDY
-// events into faults and Health. It reconnects with backoff when given a
+// events into faults and Health. The two warnings show as degraded: INK_LOW
+// until RDY, NO_CODE (a unit passed unmarked) until the coder acknowledges
+// a print again or is reset with Select. It reconnects with backoff when given a
 // DialFunc; acknowledgements read before a connection drops are still
 // delivered.
 package coder
@@ -19,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/linestation/linestation/devices/internal/link"
@@ -56,6 +59,10 @@ type Coder struct {
 	link *link.Link
 	sem  chan struct{}
 	id   int
+
+	mu     sync.Mutex
+	inkLow string // the INK_LOW warning's text until RDY; "" when none
+	noCode bool   // Health is degraded for a NO_CODE warning
 }
 
 var _ station.Coder = (*Coder)(nil)
@@ -220,7 +227,42 @@ func (c *Coder) Select(ctx context.Context, template string) error {
 	if _, err := c.request(ctx, "SEL", Encode(template)); err != nil {
 		return fmt.Errorf("select coder template %s: %w", template, err)
 	}
+	c.clearNoCode()
 	return nil
+}
+
+// warn records a warning (INK_LOW or NO_CODE): printing goes on, and Health
+// is degraded until clearNoCode or RDY.
+func (c *Coder) warn(code, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if code == "INK_LOW" {
+		c.inkLow = text
+	} else {
+		c.noCode = true
+	}
+	// A warning does not hide a fault.
+	h := c.link.Health()
+	if !h.Replace(station.DeviceConnected, station.DeviceDegraded, text) {
+		h.Replace(station.DeviceDegraded, station.DeviceDegraded, text)
+	}
+}
+
+// clearNoCode ends a NO_CODE warning: the coder printed a unit (PRN) or was
+// reset (SEL). Health goes back to connected, or stays degraded for a low
+// ink warning; a fault or a lost connection since is left as it is.
+func (c *Coder) clearNoCode() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.noCode {
+		return
+	}
+	c.noCode = false
+	if c.inkLow != "" {
+		c.link.Health().Replace(station.DeviceDegraded, station.DeviceDegraded, c.inkLow)
+		return
+	}
+	c.link.Health().Replace(station.DeviceDegraded, station.DeviceConnected, "")
 }
 
 // Queue queues codes in order; it stops at the first one refused.
@@ -312,6 +354,7 @@ func (c *Coder) Printed(ctx context.Context) (station.CoderAck, error) {
 			if err != nil || derr != nil || serial == "" || strings.Contains(f[2], " ") {
 				return station.CoderAck{}, station.Errorf(station.EDEVICE, "%s sent a garbled print acknowledgement %q", c.opt.Name, ev)
 			}
+			c.clearNoCode()
 			return station.CoderAck{Serial: serial, Count: n, At: c.opt.Clock.Now().UTC}, nil
 		case "FLT":
 			code, text := "", ""
@@ -323,16 +366,19 @@ func (c *Coder) Printed(ctx context.Context) (station.CoderAck, error) {
 			}
 			switch code {
 			case "INK_LOW":
-				c.link.Health().Set(station.DeviceDegraded, text)
+				c.warn(code, text)
 				continue
 			case "NO_CODE":
-				c.link.Health().Set(station.DeviceDegraded, text)
+				c.warn(code, text)
 				return station.CoderAck{}, station.Errorf(station.EDEVICE, "%s: a unit passed unmarked: %s", c.opt.Name, text)
 			}
 			c.link.Health().Set(station.DeviceFaulted, text+" ("+code+")")
 			return station.CoderAck{}, station.Errorf(station.EDEVICE, "%s fault %s: %s", c.opt.Name, code, text)
 		case "RDY":
+			c.mu.Lock()
+			c.inkLow, c.noCode = "", false
 			c.link.Health().Set(station.DeviceConnected, "")
+			c.mu.Unlock()
 		default:
 			c.opt.Logger.Warn("unknown coder event ignored", "event", string(ev))
 		}

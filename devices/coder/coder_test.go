@@ -187,6 +187,70 @@ func TestCoder_TCP(t *testing.T) {
 			t.Fatalf("message %q, want 'unmarked'", station.ErrorMessage(err))
 		}
 	})
+	t.Run("Warnings", func(t *testing.T) {
+		e := MustTCP(t)
+		health := func(state station.DeviceState, reason string) {
+			t.Helper()
+			if h := e.c.Health(); h.State != state || !strings.Contains(h.Reason, reason) {
+				t.Fatalf("health=%+v, want %s (%q)", h, state, reason)
+			}
+		}
+		unmarked := func() {
+			t.Helper()
+			if _, err := e.sim.Detect(); !errors.Is(err, sim.ErrNothingQueued) {
+				t.Fatalf("Detect with an empty queue: %v", err)
+			}
+			if _, err := e.c.Printed(ctx); !strings.Contains(station.ErrorMessage(err), "unmarked") {
+				t.Fatalf("err=%v, want a unit that passed unmarked", err)
+			}
+		}
+		printed := func(serial string) {
+			t.Helper()
+			if err := e.c.Queue(ctx, unit(serial)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.sim.Detect(); err != nil {
+				t.Fatal(err)
+			}
+			if ack, err := e.c.Printed(ctx); err != nil || ack.Serial != serial {
+				t.Fatalf("ack=%+v err=%v, want %s", ack, err, serial)
+			}
+		}
+		if err := e.c.Select(ctx, "unit"); err != nil {
+			t.Fatal(err)
+		}
+		// NO_CODE: degraded until the next print acknowledgement ...
+		unmarked()
+		health(station.DeviceDegraded, "nothing queued")
+		printed("SN1")
+		health(station.DeviceConnected, "")
+		// ... or until the coder is reset.
+		unmarked()
+		health(station.DeviceDegraded, "nothing queued")
+		if err := e.c.Select(ctx, "unit"); err != nil {
+			t.Fatal(err)
+		}
+		health(station.DeviceConnected, "")
+		// Low ink stays until RDY, whatever clears NO_CODE.
+		e.sim.SetFault("INK_LOW", "ink low")
+		unmarked()
+		health(station.DeviceDegraded, "nothing queued")
+		printed("SN2")
+		health(station.DeviceDegraded, "ink low")
+		e.sim.ClearFault()
+		printed("SN3")
+		health(station.DeviceConnected, "")
+		// A warning does not hide a fault.
+		e.sim.SetFault("HEAD_FAULT", "print head error")
+		if _, err := e.c.Printed(ctx); !strings.Contains(station.ErrorMessage(err), "HEAD_FAULT") {
+			t.Fatalf("err=%v, want HEAD_FAULT", err)
+		}
+		e.sim.SetFault("NO_CODE", "product passed with nothing queued")
+		if _, err := e.c.Printed(ctx); !strings.Contains(station.ErrorMessage(err), "unmarked") {
+			t.Fatalf("err=%v, want a unit that passed unmarked", err)
+		}
+		health(station.DeviceFaulted, "print head error")
+	})
 	t.Run("Reconnect", func(t *testing.T) {
 		e := MustTCP(t)
 		if err := e.c.Select(ctx, "unit"); err != nil {

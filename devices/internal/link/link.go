@@ -69,7 +69,7 @@ type Link struct {
 	maxBackoff time.Duration
 	logger     *slog.Logger
 
-	events chan []byte // events of every connection, in order
+	events chan event // events of every connection, in order
 
 	mu      sync.Mutex
 	fixed   io.ReadWriter // the connection given at construction, not yet used
@@ -78,6 +78,12 @@ type Link struct {
 	backoff time.Duration
 	retryAt time.Time
 	closed  bool
+}
+
+// event is one event token and when the reader goroutine read it.
+type event struct {
+	tok []byte
+	at  time.Time // time.Now, with its monotonic reading
 }
 
 // Conn is one connection and its reader goroutine. It is valid until
@@ -107,7 +113,7 @@ func New(rw io.ReadWriter, opt Options) *Link {
 	return &Link{
 		health: opt.Health, dial: opt.Dial, split: opt.Split, isEvent: opt.IsEvent,
 		minBackoff: opt.MinBackoff, maxBackoff: opt.MaxBackoff, logger: opt.Logger,
-		events: make(chan []byte, 1024), fixed: rw, backoff: opt.MinBackoff,
+		events: make(chan event, 1024), fixed: rw, backoff: opt.MinBackoff,
 	}
 }
 
@@ -212,13 +218,18 @@ func (l *Link) read(c *Conn) {
 	sc.Buffer(make([]byte, 4096), 1<<20)
 	sc.Split(l.split)
 	for sc.Scan() {
+		at := time.Now()
 		tok := append([]byte(nil), sc.Bytes()...)
-		ch := c.resp
 		if l.isEvent != nil && l.isEvent(tok) {
-			ch = l.events
+			select {
+			case l.events <- event{tok: tok, at: at}:
+			case <-c.done:
+				return
+			}
+			continue
 		}
 		select {
-		case ch <- tok:
+		case c.resp <- tok:
 		case <-c.done:
 			return
 		}
@@ -317,29 +328,37 @@ func (l *Link) Drain(c *Conn) int {
 // Event waits for the next event, reconnecting (with backoff) as long as ctx
 // allows. Events read before a connection was lost are delivered first.
 func (l *Link) Event(ctx context.Context) ([]byte, error) {
+	tok, _, err := l.EventAt(ctx)
+	return tok, err
+}
+
+// EventAt is Event, and also returns when the reader goroutine read the
+// event off the connection (time.Now, with its monotonic reading), so that
+// a driver can tell how long the event waited before it was taken.
+func (l *Link) EventAt(ctx context.Context) ([]byte, time.Time, error) {
 	for {
 		select {
-		case tok := <-l.events:
-			return tok, nil
+		case ev := <-l.events:
+			return ev.tok, ev.at, nil
 		default:
 		}
 		c, err := l.Get(ctx)
 		if errors.Is(err, ErrClosed) {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		if err != nil {
 			if werr := l.waitRetry(ctx); werr != nil {
-				return nil, fmt.Errorf("%w: %w", err, werr)
+				return nil, time.Time{}, fmt.Errorf("%w: %w", err, werr)
 			}
 			continue
 		}
 		select {
-		case tok := <-l.events:
-			return tok, nil
+		case ev := <-l.events:
+			return ev.tok, ev.at, nil
 		case <-c.done:
 			continue
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, time.Time{}, ctx.Err()
 		}
 	}
 }
@@ -397,6 +416,22 @@ func (s *Health) Set(state station.DeviceState, reason string) {
 		s.h.Since = s.clock.Now().UTC
 	}
 	s.h.State, s.h.Reason = state, reason
+}
+
+// Replace records state and reason only while the state is from, and
+// reports whether it did: a driver clearing a condition of its own (a
+// warning) does not overwrite a state the link set meanwhile.
+func (s *Health) Replace(from, state station.DeviceState, reason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.h.State != from {
+		return false
+	}
+	if state != from {
+		s.h.Since = s.clock.Now().UTC
+	}
+	s.h.State, s.h.Reason = state, reason
+	return true
 }
 
 // SystemClock returns the default clock of the drivers: the system's UTC,

@@ -273,6 +273,13 @@ func TestHealth_Transitions(t *testing.T) {
 	if !h2.Since.After(h1.Since) || !h3.Since.Equal(h2.Since) || h3.Reason != "ink very low" {
 		t.Fatalf("Health=%+v then %+v, want Since to move on the state change only", h2, h3)
 	}
+	// Replace changes only the state it expects.
+	if h.Replace(station.DeviceConnected, station.DeviceFaulted, "no") || h.Get() != h3 {
+		t.Fatalf("Replace from connected changed %+v to %+v", h3, h.Get())
+	}
+	if !h.Replace(station.DeviceDegraded, station.DeviceDegraded, "ink low") || h.Get().Reason != "ink low" || !h.Get().Since.Equal(h3.Since) {
+		t.Fatalf("Health=%+v, want degraded, ink low, since %s", h.Get(), h3.Since)
+	}
 
 	// The peer goes away: the reader sees it and the link says so.
 	if _, err := io.WriteString(peer, "OK 1\n"); err != nil {
@@ -333,6 +340,18 @@ func TestLink_Routing(t *testing.T) {
 	tok, err := l.Recv(ctx, c)
 	if err != nil || string(tok) != "OK 7" {
 		t.Fatalf("Recv=%q, %v; want OK 7", tok, err)
+	}
+	// EventAt says when the event was read, not when it was taken: the
+	// response after it was read later, and before it was taken.
+	sent := time.Now()
+	go io.WriteString(peer, "EV 2\nOK 8\n")
+	if tok, err := l.Recv(ctx, c); err != nil || string(tok) != "OK 8" {
+		t.Fatalf("Recv=%q, %v; want OK 8", tok, err)
+	}
+	taken := time.Now()
+	ev, at, err := l.EventAt(ctx)
+	if err != nil || string(ev) != "EV 2" || at.Before(sent) || at.After(taken) {
+		t.Fatalf("EventAt=%q at %v, %v; want EV 2 read between %v and %v", ev, at, err, sent, taken)
 	}
 }
 
