@@ -197,7 +197,9 @@ type Run struct {
 	mu         sync.Mutex
 	state      RunState
 	reason     string
-	spare      []string
+	spare      []string // allocated serials not yet queued, in order
+	allocating bool     // an allocation of serials is under way (see allocateLocked)
+	allocDry   bool     // the last allocation found the pool empty while spare serials were left
 	queued     []string
 	fifo       []*unit
 	decided    map[string]RejectReason // "" for commissioned
@@ -483,26 +485,19 @@ func (r *Run) Resume(ctx context.Context, user string) error {
 	if st != RunHeld && st != RunStopped {
 		return Errorf(ECONFLICT, "the line is %s: only a held or stopped line can resume", st)
 	}
+	// A coder that only warns (degraded: a unit passed unmarked) is reset
+	// before the devices are checked, since the reset is what clears the
+	// warning; a faulted or disconnected one is reported by ready.
+	if r.cfg.Coder.Health().State == DeviceDegraded {
+		if err := r.resetCoder(ctx, user); err != nil {
+			return err
+		}
+	}
 	if err := r.ready(ctx, true); err != nil {
 		return err
 	}
-	r.mu.Lock()
-	dirty := r.coderDirty
-	r.mu.Unlock()
-	if dirty {
-		if err := r.cfg.Coder.Select(ctx, r.cfg.Template); err != nil {
-			return fmt.Errorf("reset the coder: %w", err)
-		}
-		r.mu.Lock()
-		lost := r.queued
-		r.queued, r.coderDirty = nil, false
-		r.mu.Unlock()
-		if len(lost) > 0 {
-			if _, err := r.s.ledger.Append(ctx, NewEvent{Payload: UnitVoided{GTIN: r.order.GTIN, Serials: lost, Order: r.order.Order,
-				Reason: "cleared from the coder after a fault"}, User: user}); err != nil {
-				return fmt.Errorf("void codes cleared from the coder: %w", err)
-			}
-		}
+	if err := r.resetCoder(ctx, user); err != nil {
+		return err
 	}
 	if err := r.lineStart(ctx); err != nil {
 		return err
@@ -524,6 +519,31 @@ func (r *Run) Resume(ctx context.Context, user string) error {
 	r.snap.Version++
 	r.mu.Unlock()
 	r.wake()
+	return nil
+}
+
+// resetCoder resets a coder that faulted or went out of step (coderDirty):
+// Select clears its queue, and the codes that were in it are voided.
+func (r *Run) resetCoder(ctx context.Context, user string) error {
+	r.mu.Lock()
+	dirty := r.coderDirty
+	r.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	if err := r.cfg.Coder.Select(ctx, r.cfg.Template); err != nil {
+		return fmt.Errorf("reset the coder: %w", err)
+	}
+	r.mu.Lock()
+	lost := r.queued
+	r.queued, r.coderDirty = nil, false
+	r.mu.Unlock()
+	if len(lost) > 0 {
+		if _, err := r.s.ledger.Append(ctx, NewEvent{Payload: UnitVoided{GTIN: r.order.GTIN, Serials: lost, Order: r.order.Order,
+			Reason: "cleared from the coder after a fault"}, User: user}); err != nil {
+			return fmt.Errorf("void codes cleared from the coder: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -652,7 +672,8 @@ func (r *Run) feeder() {
 	}
 }
 
-// fill queues codes once; it reports whether it did something.
+// fill queues codes once; it reports whether it did something. Serials
+// come from the spare ones, which allocateLocked keeps ahead of the coder.
 func (r *Run) fill() bool {
 	r.mu.Lock()
 	if r.state != RunRunning || r.coderDirty {
@@ -662,34 +683,12 @@ func (r *Run) fill() bool {
 	need := r.cfg.QueueAhead - len(r.queued)
 	inProgress := int64(len(r.queued)+len(r.fifo)) + int64(r.snap.Deciding)
 	remaining := r.snap.Remaining - inProgress
-	n := int(min(int64(need), remaining))
+	r.allocateLocked(remaining)
+	n := min(int64(need), remaining, int64(len(r.spare)))
 	if n <= 0 {
 		r.mu.Unlock()
 		return false
 	}
-	if len(r.spare) == 0 {
-		r.mu.Unlock()
-		ss, err := r.s.pools.Allocate(r.ctx, r.order.Order, r.order.GTIN, r.cfg.User, r.cfg.AllocateBatch)
-		if errors.Is(err, ErrPoolEmpty) {
-			r.hold(r.ctx, SystemUser, "pool", fmt.Sprintf("The serial pool of %s (GTIN %s) is empty: the line is stopped until new serials arrive. Check the connection to the central service, then resume.",
-				r.product.Name, r.order.GTIN), RunStopped)
-			return false
-		} else if err != nil {
-			if r.ctx.Err() == nil {
-				r.hold(r.ctx, SystemUser, "ledger", "serials could not be allocated: "+ErrorMessage(err), RunHeld)
-			}
-			return false
-		}
-		r.mu.Lock()
-		r.spare = append(r.spare, ss...)
-		r.snap.Allocated += int64(len(ss))
-		if r.state != RunRunning {
-			r.mu.Unlock()
-			return false
-		}
-		n = min(n, len(r.spare))
-	}
-	n = min(n, len(r.spare))
 	take := slices.Clone(r.spare[:n])
 	r.spare = r.spare[n:]
 	// Queued before the call: a fast coder may acknowledge a code before
@@ -711,6 +710,58 @@ func (r *Run) fill() bool {
 		return false
 	}
 	return true
+}
+
+// spareLow is how few spare serials start the next allocation: enough to
+// keep the coder's queue filled while that allocation is recorded.
+func (r *Run) spareLow() int { return max(r.cfg.QueueAhead, r.cfg.AllocateBatch/2) }
+
+// allocateLocked starts allocating serials in the background when the
+// spare ones run low and codes still to be queued (want) need more: at
+// most AllocateBatch, and no more than want, so that an order's end leaves
+// few allocated serials to void. The coder's queue is thus refilled from
+// spare serials while the ledger records the next allocation, instead of
+// running empty while it waits for it. The allocation wakes the feeder.
+//
+// When the pool runs empty, the line is stopped once the spare serials are
+// used: an allocation that finds it empty while spare serials are left is
+// tried again when they are.
+func (r *Run) allocateLocked(want int64) {
+	short := want - int64(len(r.spare))
+	if r.allocating || short <= 0 || len(r.spare) > r.spareLow() || (r.allocDry && len(r.spare) > 0) {
+		return
+	}
+	r.allocating = true
+	n := int(min(int64(r.cfg.AllocateBatch), short))
+	r.wg.Add(1) // the feeder, which calls this, is counted: Add is safe
+	go func() {
+		defer r.wg.Done()
+		ss, err := r.s.pools.Allocate(r.ctx, r.order.Order, r.order.GTIN, r.cfg.User, n)
+		r.mu.Lock()
+		r.allocating, r.allocDry = false, false
+		if err == nil {
+			r.spare = append(r.spare, ss...)
+			r.snap.Allocated += int64(len(ss))
+			r.snap.Version++
+			r.mu.Unlock()
+			r.wake()
+			return
+		}
+		left := len(r.spare)
+		r.allocDry = left > 0
+		r.mu.Unlock()
+		switch {
+		case r.ctx.Err() != nil:
+		case left > 0:
+			// Try again when the spare serials are used.
+			r.logger.Warn("serials could not be allocated ahead", "spare", left, "error", err)
+		case errors.Is(err, ErrPoolEmpty):
+			r.hold(r.ctx, SystemUser, "pool", fmt.Sprintf("The serial pool of %s (GTIN %s) is empty: the line is stopped until new serials arrive. Check the connection to the central service, then resume.",
+				r.product.Name, r.order.GTIN), RunStopped)
+		default:
+			r.hold(r.ctx, SystemUser, "ledger", "serials could not be allocated: "+ErrorMessage(err), RunHeld)
+		}
+	}()
 }
 
 // unitCode is what the coder marks for one serial: a GS1 DataMatrix with
@@ -830,7 +881,11 @@ func (r *Run) camera() {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		r.handleRead(read, time.Now())
+		received := read.Received
+		if received.IsZero() {
+			received = time.Now()
+		}
+		r.handleRead(read, received)
 	}
 }
 
@@ -1010,7 +1065,10 @@ func (r *Run) decidedLocked(d decision) {
 
 // decide commands the reject gate and records the decision durably, in the
 // background: the decision waits for its pack's print record, and many
-// decisions share one group commit.
+// decisions share one group commit. A rejected pack's gate is commanded at
+// once, while its decision is being recorded, so that the gate's round trip
+// adds nothing to the time the decision takes to be durable; the decision
+// is counted once both are done.
 func (r *Run) decide(d decision, user string) {
 	r.sem <- struct{}{}
 	r.dec.Add(1)
@@ -1023,13 +1081,18 @@ func (r *Run) decide(d decision, user string) {
 			}
 			return
 		}
-		<-d.u.printed
 		serial := d.u.serial
-		if !d.commission {
-			if err := r.cfg.Line.Reject(r.rec, serial); err != nil {
-				r.hold(r.rec, SystemUser, "line", fmt.Sprintf("the reject gate did not take pack %s (%s): take it off the line by hand", serial, ErrorMessage(err)), RunHeld)
+		var gate chan error // the reject gate's answer, once commanded
+		reject := func() {
+			if gate == nil {
+				gate = make(chan error, 1)
+				go func() { gate <- r.cfg.Line.Reject(r.rec, serial) }()
 			}
 		}
+		if !d.commission {
+			reject()
+		}
+		<-d.u.printed
 		var err error
 		if d.u.printErr != nil {
 			err = fmt.Errorf("its print was not recorded: %w", d.u.printErr)
@@ -1048,12 +1111,21 @@ func (r *Run) decide(d decision, user string) {
 				// The clock stopped being trusted between the decision and
 				// its record: the ledger refuses the commissioning, so the
 				// pack is rejected instead.
-				_ = r.cfg.Line.Reject(r.rec, serial)
+				reject()
 				d.commission, d.reason, d.detail = false, RejectClock, "the station clock could not be trusted when the decision was recorded"
 				_, err = r.s.ledger.Append(r.rec, NewEvent{Payload: UnitRejected{GTIN: r.order.GTIN, Serial: serial, Reason: RejectClock,
 					Device: r.names.camera, Detail: d.detail}, User: user})
 				r.hold(r.rec, SystemUser, "clock", ErrorMessage(r.s.clock.Now().Trusted()), RunHeld)
 			}
+		}
+		durable := time.Now()
+		if err != nil && d.commission {
+			// Not recorded: the pack must not leave the line as good.
+			reject()
+		}
+		var gateErr error
+		if gate != nil {
+			gateErr = <-gate
 		}
 		r.mu.Lock()
 		r.snap.Deciding--
@@ -1068,15 +1140,19 @@ func (r *Run) decide(d decision, user string) {
 				r.snap.Rejected++
 				r.snap.Rejects[d.reason]++
 			}
-			r.lat = appendRing(r.lat, &r.latN, time.Since(d.received))
+			r.lat = appendRing(r.lat, &r.latN, durable.Sub(d.received))
 		}
 		r.snap.Version++
 		r.mu.Unlock()
+		if gateErr != nil {
+			r.hold(r.rec, SystemUser, "line", fmt.Sprintf("the reject gate did not take pack %s (%s): take it off the line by hand", serial, ErrorMessage(gateErr)), RunHeld)
+		}
 		if err != nil {
-			if d.commission {
-				_ = r.cfg.Line.Reject(r.rec, serial)
+			where := "the pack was sent to the reject gate"
+			if gateErr != nil {
+				where = "take it off the line by hand"
 			}
-			r.hold(r.rec, SystemUser, "ledger", fmt.Sprintf("the decision for pack %s could not be recorded (%s): the pack was sent to the reject gate", serial, ErrorMessage(err)), RunHeld)
+			r.hold(r.rec, SystemUser, "ledger", fmt.Sprintf("the decision for pack %s could not be recorded (%s): %s", serial, ErrorMessage(err), where), RunHeld)
 		}
 		r.wake()
 	}()

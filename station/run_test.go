@@ -237,3 +237,253 @@ func (downSource) Name() string { return "central" }
 func (downSource) Reserve(ctx context.Context, gtin string, scheme station.SerialScheme, n int) ([]string, error) {
 	return nil, station.Errorf(station.EUNAVAILABLE, "the central service cannot be reached")
 }
+
+// manual is a run whose line the test moves by hand: print the next code,
+// show the camera a result.
+type manual struct {
+	t      *testing.T
+	w      *world
+	run    *station.Run
+	coder  *fakeCoder
+	camera *fakeCamera
+}
+
+// MustManualRun starts a run of order on w.svc with a fake coder and
+// camera (and cfg.Line, or a fake PLC), moved by the test.
+func MustManualRun(t *testing.T, w *world, order string, cfg station.RunConfig) *manual {
+	t.Helper()
+	m := &manual{t: t, w: w, coder: newFakeCoder(), camera: newFakeCamera()}
+	if cfg.Coder == nil {
+		cfg.Coder = m.coder
+	}
+	if cfg.Line == nil {
+		cfg.Line = newFakeLine()
+	}
+	cfg.Order, cfg.User, cfg.Camera = order, "op", m.camera
+	if cfg.HealthEvery == 0 {
+		cfg.HealthEvery = 20 * time.Millisecond
+	}
+	run, err := w.svc.StartRun(w.ctx, cfg)
+	if err != nil {
+		t.Fatalf("start run: %v", err)
+	}
+	t.Cleanup(func() { run.Close() })
+	m.run = run
+	return m
+}
+
+// print has the coder mark the next queued code, once the station queued
+// one, and waits until the station took the acknowledgement.
+func (m *manual) print() station.UnitCode {
+	m.t.Helper()
+	var code station.UnitCode
+	stationtest.Poll(m.t, 10*time.Second, "a code queued at the coder", func() bool {
+		var ok bool
+		code, ok = m.coder.print()
+		return ok
+	})
+	n := int64(m.coder.printedCount())
+	stationtest.Poll(m.t, 10*time.Second, "the station took the acknowledgement", func() bool { return m.run.Snapshot().Acked >= n })
+	return code
+}
+
+// TestRun_LatencyFromReceived: a decision's latency runs from when the
+// camera driver received the result (CameraRead.Received), not from when
+// the run took it from the driver.
+func TestRun_LatencyFromReceived(t *testing.T) {
+	w := MustWorld(t, station.PoolPolicy{})
+	w.MustOrder("PO-L", 2, 10)
+	m := MustManualRun(t, w, "PO-L", station.RunConfig{})
+	code := m.print()
+	// The result waited in the driver for an hour before the run took it.
+	m.camera.send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8, Received: time.Now().Add(-time.Hour)})
+	stationtest.Poll(t, 10*time.Second, "the pack is commissioned", func() bool { return m.run.Snapshot().Commissioned == 1 })
+	if lat := m.run.Latency(); lat.N != 1 || lat.P50 < time.Hour {
+		t.Fatalf("latency = %+v, want one decision of at least the hour the result waited", lat)
+	}
+}
+
+// gateLine is a PLC whose reject gate answers only when the test lets it,
+// with err.
+type gateLine struct {
+	*fakeLine
+	calls   chan string
+	release chan struct{}
+	err     error
+}
+
+func (l *gateLine) Reject(ctx context.Context, unit string) error {
+	l.calls <- unit
+	<-l.release
+	if l.err != nil {
+		return l.err
+	}
+	return l.fakeLine.Reject(ctx, unit)
+}
+
+// TestRun_RejectGate: a rejected pack's decision is recorded while its
+// reject gate command is under way, not after it; it is counted once the
+// gate answered, and a gate that fails holds the line with the reason.
+func TestRun_RejectGate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{{"OK", nil}, {"ErrGate", station.Errorf(station.EDEVICE, "the PLC did not answer")}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := MustWorld(t, station.PoolPolicy{})
+			w.MustOrder("PO-G", 5, 20)
+			plc := &gateLine{fakeLine: newFakeLine(), calls: make(chan string, 4), release: make(chan struct{}), err: tc.err}
+			var once sync.Once
+			open := func() { once.Do(func() { close(plc.release) }) }
+			m := MustManualRun(t, w, "PO-G", station.RunConfig{Line: plc})
+			t.Cleanup(open) // before the run's Close, which waits for the gate
+			code := m.print()
+			m.camera.send(station.CameraRead{NoRead: true, Grade: station.NoGrade})
+			select {
+			case got := <-plc.calls:
+				if got != code.Serial {
+					t.Fatalf("reject gate got %q, want %q", got, code.Serial)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the reject gate was not commanded")
+			}
+			stationtest.Poll(t, 10*time.Second, "the rejection is durable while the gate has not answered", func() bool {
+				st, err := w.db.Serial(w.ctx, unitGTIN, code.Serial)
+				return err == nil && st.State == station.UnitStateRejected
+			})
+			if s := m.run.Snapshot(); s.Rejected != 0 || s.Deciding != 1 || s.State != station.RunRunning {
+				t.Fatalf("before the gate answered: rejected %d deciding %d state %s, want 0, 1, running", s.Rejected, s.Deciding, s.State)
+			}
+			open()
+			stationtest.Poll(t, 10*time.Second, "the decision is counted", func() bool { return m.run.Snapshot().Deciding == 0 })
+			s := m.run.Snapshot()
+			if s.Rejected != 1 || s.Rejects[station.RejectNoRead] != 1 {
+				t.Fatalf("rejected %d %v, want 1 no-read", s.Rejected, s.Rejects)
+			}
+			if tc.err == nil {
+				if got := plc.Rejects(); len(got) != 1 || got[0] != code.Serial || s.State != station.RunRunning {
+					t.Fatalf("gate rejects %v, state %s: want %s and running", got, s.State, code.Serial)
+				}
+				return
+			}
+			if s.State != station.RunHeld || !strings.Contains(s.Reason, "the reject gate did not take pack "+code.Serial) ||
+				!strings.Contains(s.Reason, "the PLC did not answer") {
+				t.Fatalf("state %s %q, want held for the reject gate", s.State, s.Reason)
+			}
+		})
+	}
+}
+
+// allocGate is the ledger with allocations (unit.allocated appends) that,
+// after the first pass ones, wait until the test releases them.
+type allocGate struct {
+	station.Ledger
+	pass    atomic.Int64
+	calls   chan int // serials of each allocation that waits
+	release chan struct{}
+}
+
+func (l *allocGate) Append(ctx context.Context, evs ...station.NewEvent) ([]station.Event, error) {
+	if _, ok := evs[0].Payload.(station.UnitAllocated); ok && l.pass.Add(-1) < 0 {
+		l.calls <- len(evs)
+		<-l.release
+	}
+	return l.Ledger.Append(ctx, evs...)
+}
+
+// TestRun_AllocatesAhead: the next serials are allocated while the coder
+// still has codes queued, before the spare ones run out, and no more than
+// the order still needs, so that it ends with nothing to void.
+func TestRun_AllocatesAhead(t *testing.T) {
+	w := MustWorld(t, station.PoolPolicy{})
+	w.MustOrder("PO-A", 10, 40)
+	gate := &allocGate{Ledger: w.db, calls: make(chan int, 4), release: make(chan struct{})}
+	gate.pass.Store(1)
+	svc, err := station.NewService(station.Config{Ledger: gate, Clock: w.clock, Line: testLine, Auth: station.AuthPolicy{Params: lightParams},
+		Logger: slog.New(slog.DiscardHandler)})
+	must(t, err)
+	t.Cleanup(func() { svc.Close() })
+	w.svc = svc
+	var once sync.Once
+	open := func() { once.Do(func() { close(gate.release) }) }
+	m := MustManualRun(t, w, "PO-A", station.RunConfig{QueueAhead: 4, AllocateBatch: 8})
+	t.Cleanup(open) // before the run's Close, which waits for the allocation
+	// The first 8 serials are allocated; nothing printed yet, the coder
+	// holds 4 codes, 4 serials are spare, and the order needs 6 more than
+	// the coder holds.
+	select {
+	case n := <-gate.calls:
+		if n != 2 {
+			t.Fatalf("allocated %d serials ahead, want the 2 the order still needs", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no serials allocated ahead while the spare ones last")
+	}
+	if s := m.run.Snapshot(); s.Acked != 0 || s.Queued != 4 || s.Allocated != 8 {
+		t.Fatalf("acked %d queued %d allocated %d, want 0, 4, 8", s.Acked, s.Queued, s.Allocated)
+	}
+	open()
+	for i := 0; i < 10; i++ {
+		code := m.print()
+		m.camera.send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8})
+	}
+	stationtest.Poll(t, 10*time.Second, "the order's quantity is commissioned", func() bool { return m.run.Snapshot().State == station.RunDone })
+	must(t, m.run.Complete(w.ctx, "op"))
+	o, err := w.svc.Order(w.ctx, "PO-A")
+	must(t, err)
+	if o.Commissioned != 10 || o.Allocated != 10 || o.Voided != 0 {
+		t.Fatalf("order: commissioned %d allocated %d voided %d, want 10, 10, 0", o.Commissioned, o.Allocated, o.Voided)
+	}
+}
+
+// warnCoder is a coder that warns that a unit passed unmarked (NO_CODE):
+// it reports degraded until it is reset (Select), as devices/coder does.
+type warnCoder struct {
+	*fakeCoder
+	warned atomic.Bool
+}
+
+func (c *warnCoder) Health() station.Health {
+	if c.warned.Load() {
+		return station.Health{Device: "coder-1", Kind: "coder", State: station.DeviceDegraded, Reason: "product passed with nothing queued"}
+	}
+	return c.fakeCoder.Health()
+}
+
+func (c *warnCoder) Select(ctx context.Context, template string) error {
+	if err := c.fakeCoder.Select(ctx, template); err != nil {
+		return err
+	}
+	c.warned.Store(false)
+	return nil
+}
+
+func (c *warnCoder) unmarked() {
+	c.warned.Store(true)
+	c.faults <- station.Errorf(station.EDEVICE, "coder-1: a unit passed unmarked: product passed with nothing queued")
+}
+
+// TestRun_ResumeAfterUnmarked: a unit that passed the coder unmarked holds
+// the line; resuming resets the coder, which clears its warning, and the
+// line runs again.
+func TestRun_ResumeAfterUnmarked(t *testing.T) {
+	w := MustWorld(t, station.PoolPolicy{})
+	w.MustOrder("PO-U", 5, 20)
+	coder := &warnCoder{fakeCoder: newFakeCoder()}
+	m := MustManualRun(t, w, "PO-U", station.RunConfig{Coder: coder})
+	stationtest.Poll(t, 10*time.Second, "the coder gets codes", func() bool { return m.run.Snapshot().Queued > 0 })
+	selects := coder.selects
+	coder.unmarked()
+	stationtest.Poll(t, 10*time.Second, "the line is held", func() bool { return m.run.Snapshot().State == station.RunHeld })
+	if s := m.run.Snapshot(); !strings.Contains(s.Reason, "passed unmarked") {
+		t.Fatalf("held for %q, want the unmarked unit", s.Reason)
+	}
+	must(t, m.run.Resume(w.ctx, "op"))
+	if s := m.run.Snapshot(); s.State != station.RunRunning || coder.selects != selects+1 || coder.Health().State != station.DeviceConnected {
+		t.Fatalf("after resume: state %s, %d resets, coder %s; want running, 1 reset, connected", s.State, coder.selects-selects, coder.Health().State)
+	}
+	m.coder = coder.fakeCoder
+	code := m.print()
+	m.camera.send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8})
+	stationtest.Poll(t, 10*time.Second, "a pack is commissioned after the resume", func() bool { return m.run.Snapshot().Commissioned == 1 })
+}

@@ -92,7 +92,14 @@ func benchLine(b *testing.B, rate int, base baselineFigures) {
 	})
 
 	b.ResetTimer()
-	res, err := driveOrder(ctx, svc, dev, station.RunConfig{Order: "BENCH", QueueAhead: benchQueueAhead, AllocateBatch: benchAllocateBatch}, nil)
+	qa, ab := benchQueueAhead, benchAllocateBatch
+	if v := os.Getenv("XQA"); v != "" {
+		fmt.Sscan(v, &qa)
+	}
+	if v := os.Getenv("XAB"); v != "" {
+		fmt.Sscan(v, &ab)
+	}
+	res, err := driveOrder(ctx, svc, dev, station.RunConfig{Order: "BENCH", QueueAhead: qa, AllocateBatch: ab}, nil)
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
