@@ -65,12 +65,14 @@ fuzz:
 # runs the real kiosk under Xvfb against the simulated line (failing if its
 # window does not come up or a step of the tour fails) and writes a
 # screenshot of each main screen to build/screenshots/: sign in, the line
-# running, aggregation, a warehouse tree, the station status.
+# running, aggregation, a warehouse tree, the station status. kiosk.png is
+# the window as it first comes up (the sign in).
 screenshots: build
 	env -u DISPLAY -u WAYLAND_DISPLAY $(BIN) version >/dev/null
 	env -u DISPLAY -u WAYLAND_DISPLAY $(BIN) gs1 parse '(01)00300010123455(17)271100(10)LOT1(21)SER1' >/dev/null
 	rm -f build/screenshots/*.png
 	scripts/screenshot.sh --tour $(BIN) build/screenshots
+	cp build/screenshots/01-sign-in.png build/screenshots/kiosk.png
 
 bench: test-deps
 	$(GO) test -tags $(TEST_TAGS) -run '^$$' -bench . -benchmem ./... | tee build/bench.txt
