@@ -16,6 +16,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/linestation/linestation/station"
+	"github.com/linestation/linestation/station/gs1"
 )
 
 // defaultKioskConfig is the commented default configuration of a station.
@@ -33,6 +34,7 @@ type Config struct {
 	Devices DevicesConfig `toml:"devices"`
 	Pool    PoolConfig    `toml:"pool"`
 	Auth    AuthConfig    `toml:"auth"`
+	Site    SiteConfig    `toml:"site"`
 	Central CentralConfig `toml:"central"`
 	Backup  BackupConfig  `toml:"backup"`
 	Log     LogConfig     `toml:"log"`
@@ -91,6 +93,20 @@ type PoolConfig struct {
 type AuthConfig struct {
 	MaxFailures int      `toml:"max_failures"`
 	IdleTimeout Duration `toml:"idle_timeout"`
+}
+
+// SiteConfig is where the station is and whom it ships to.
+type SiteConfig struct {
+	GLN      string          `toml:"gln"`
+	OwnerGLN string          `toml:"owner_gln"`
+	Partners []PartnerConfig `toml:"partners"`
+}
+
+// PartnerConfig is a trading partner the station ships to.
+type PartnerConfig struct {
+	Name   string `toml:"name"`
+	GLN    string `toml:"gln"`
+	ShipTo string `toml:"ship_to"`
 }
 
 // CentralConfig connects the station to the central service.
@@ -246,6 +262,9 @@ func (c Config) Validate() error {
 	if c.Auth.MaxFailures < 1 || c.Auth.IdleTimeout.Duration < 10*time.Second {
 		return fmt.Errorf("auth.max_failures (%d) must be at least 1 and auth.idle_timeout (%s) at least 10s", c.Auth.MaxFailures, c.Auth.IdleTimeout)
 	}
+	if err := c.Site.validate(); err != nil {
+		return err
+	}
 	if c.Central.URL != "" {
 		u, err := url.Parse(c.Central.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -272,6 +291,44 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log.format %q: use \"text\" or \"json\"", c.Log.Format)
+	}
+	return nil
+}
+
+// validate checks the site's GLNs and its partners.
+func (s SiteConfig) validate() error {
+	if (s.GLN == "") != (s.OwnerGLN == "") {
+		return fmt.Errorf("site.gln %q and site.owner_gln %q: give both, or neither", s.GLN, s.OwnerGLN)
+	}
+	for _, g := range []struct{ key, val string }{{"site.gln", s.GLN}, {"site.owner_gln", s.OwnerGLN}} {
+		if g.val == "" {
+			continue
+		}
+		if err := gs1.ValidateGLN(g.val); err != nil {
+			return fmt.Errorf("%s %q: %w", g.key, g.val, err)
+		}
+	}
+	if len(s.Partners) > 0 && s.GLN == "" {
+		return fmt.Errorf("site.partners are configured but site.gln is empty: give the site's GLN and owner_gln to ship")
+	}
+	seen := map[string]bool{}
+	for i, p := range s.Partners {
+		key := fmt.Sprintf("site.partners[%d]", i+1)
+		if strings.TrimSpace(p.Name) == "" {
+			return fmt.Errorf("%s: name is empty: give the name packers will see", key)
+		}
+		if err := gs1.ValidateGLN(p.GLN); err != nil {
+			return fmt.Errorf("%s (%s) gln %q: %w", key, p.Name, p.GLN, err)
+		}
+		if p.ShipTo != "" {
+			if err := gs1.ValidateGLN(p.ShipTo); err != nil {
+				return fmt.Errorf("%s (%s) ship_to %q: %w", key, p.Name, p.ShipTo, err)
+			}
+		}
+		if seen[p.GLN] {
+			return fmt.Errorf("%s (%s): GLN %s is listed twice", key, p.Name, p.GLN)
+		}
+		seen[p.GLN] = true
 	}
 	return nil
 }

@@ -47,6 +47,7 @@ func TestLoadConfig(t *testing.T) {
 			t.Fatalf("db path %q, want %q (relative to the config file)", got, want)
 		}
 	})
+	const site = "[site]\ngln = \"0300010000008\"\nowner_gln = \"0300010000015\"\n"
 	for _, tt := range []struct {
 		name, body, want string
 	}{
@@ -59,6 +60,12 @@ func TestLoadConfig(t *testing.T) {
 		{"BadAddress", "[devices]\nmode = \"real\"\nprinter = \"printer1:9100\"\n", "devices.printer \"printer1:9100\": write it as tcp://host:port"},
 		{"BadPolicy", "[clock]\nwarn_offset = \"2m\"\n", "clock.warn_offset (2m0s) must be positive and below clock.max_offset (1m0s)"},
 		{"BadCentral", "[central]\nurl = \"central:8080\"\n", `central.url "central:8080"`},
+		{"SiteHalf", "[site]\ngln = \"0300010000008\"\n", `site.gln "0300010000008" and site.owner_gln "": give both`},
+		{"SiteBadGLN", "[site]\ngln = \"0300010000009\"\nowner_gln = \"0300010000015\"\n", `site.gln "0300010000009"`},
+		{"PartnerWithoutSite", "[[site.partners]]\nname = \"W\"\ngln = \"0614141000005\"\n", "site.gln is empty"},
+		{"PartnerBadShipTo", site + "[[site.partners]]\nname = \"W\"\ngln = \"0614141000005\"\nship_to = \"061414100001\"\n", `site.partners[1] (W) ship_to "061414100001"`},
+		{"PartnerNoName", site + "[[site.partners]]\ngln = \"0614141000005\"\n", "site.partners[1]: name is empty"},
+		{"PartnerTwice", site + "[[site.partners]]\nname = \"W\"\ngln = \"0614141000005\"\n[[site.partners]]\nname = \"X\"\ngln = \"0614141000005\"\n", "site.partners[2] (X): GLN 0614141000005 is listed twice"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := writeConfig(t, tt.body)
@@ -77,6 +84,35 @@ func TestLoadConfig(t *testing.T) {
 			t.Fatalf("LoadConfig: %v, want a hint to write one with --init", err)
 		}
 	})
+}
+
+// The site and partners in the config are what the warehouse screen ships
+// with; a simulated line without them ships to the demo partner, a real
+// one cannot ship.
+func TestSiteOf(t *testing.T) {
+	path := writeConfig(t, "[devices]\nmode = \"real\"\nprinter = \"tcp://p:9100\"\ncoder = \"tcp://c:1\"\ncamera_command = \"tcp://k:23\"\ncamera_results = \"tcp://k:3000\"\n"+
+		"[site]\ngln = \"0300010000008\"\nowner_gln = \"0300010000015\"\n"+
+		"[[site.partners]]\nname = \"Example Wholesale\"\ngln = \"0614141000005\"\nship_to = \"0614141000012\"\n"+
+		"[[site.partners]]\nname = \"Other Pharmacy\"\ngln = \"0614141000029\"\n")
+	c, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, owner, partners := siteOf(c)
+	if from != "0300010000008" || owner != "0300010000015" || len(partners) != 2 {
+		t.Fatalf("site %q %q partners %+v", from, owner, partners)
+	}
+	if partners[0].ShipTo != "0614141000012" || partners[1].ShipTo != "0614141000029" || partners[1].Name != "Other Pharmacy" {
+		t.Fatalf("partners %+v: ship_to must default to the partner's GLN", partners)
+	}
+	c.Site = SiteConfig{}
+	if from, _, partners := siteOf(c); from != "" || partners != nil {
+		t.Fatalf("a real line with no site configured ships from %q to %+v, want nowhere", from, partners)
+	}
+	c.Devices.Mode = "sim"
+	if from, _, partners := siteOf(c); from != demoSiteGLN || len(partners) != 1 {
+		t.Fatalf("a simulated line ships from %q to %+v, want the demo site and partner", from, partners)
+	}
 }
 
 func TestKiosk_Init(t *testing.T) {

@@ -294,11 +294,7 @@ func (st *kioskStation) deps(a fyne.App) ui.Deps {
 			return cs
 		}
 	}
-	if st.cfg.Devices.Mode == "sim" {
-		// The simulated line ships to a demo partner. A real station needs
-		// its site's GLNs and its partners in its config (not there yet).
-		d.ShipFrom, d.Owner, d.Partners = demoSiteGLN, demoOwnerGLN, demoPartners
-	}
+	d.ShipFrom, d.Owner, d.Partners = siteOf(st.cfg)
 	return d
 }
 
@@ -328,6 +324,26 @@ func (st *kioskStation) Close() error {
 		st.wg.Wait()
 	})
 	return st.err
+}
+
+// siteOf is the station's site and the partners it ships to, from the
+// config; a simulated line with none configured ships from the demo site
+// to the demo partner. Empty: shipments cannot be made at this station.
+func siteOf(cfg Config) (shipFrom, owner string, partners []ui.Partner) {
+	switch site := cfg.Site; {
+	case site.GLN != "":
+		for _, p := range site.Partners {
+			shipTo := p.ShipTo
+			if shipTo == "" {
+				shipTo = p.GLN
+			}
+			partners = append(partners, ui.Partner{Name: p.Name, GLN: p.GLN, ShipTo: shipTo})
+		}
+		return site.GLN, site.OwnerGLN, partners
+	case cfg.Devices.Mode == "sim":
+		return demoSiteGLN, demoOwnerGLN, demoPartners
+	}
+	return "", "", nil
 }
 
 // Demo master data for a simulated line with an empty ledger.
