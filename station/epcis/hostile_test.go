@@ -183,3 +183,85 @@ func FuzzJSONReader(f *testing.F) {
 	fuzzSeeds(f, "epcis-2.0/json-schema/test/*.json")
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzDocument(t, data, FormatJSONLD20) })
 }
+
+// What a reader accepts, every writer can write and every reader read back:
+// the readers refuse, naming the event, field and place, what the fuzzers
+// found the writers could not carry.
+func TestReader_RefusesWhatNoWriterCarries(t *testing.T) {
+	const xmlEvent = `<AssociationEvent><eventTime>2020-03-03T13:07:51Z</eventTime><eventTimeZoneOffset>+00:00</eventTimeZoneOffset>
+<parentID>urn:epc:id:grai:4012345.55555.987</parentID><action>ADD</action>
+<readPoint>
+<id> </id>
+</readPoint></AssociationEvent>`
+	const jsonCtx = `{"@context":["https://ref.gs1.org/standards/epcis/epcis-context.jsonld",{"ex":"https://ns.example.com/epcis/","nil":""}],"type":"ObjectEvent","eventTime":"2020-03-03T13:07:51Z","eventTimeZoneOffset":"+00:00","epcList":[],"action":"OBSERVE",`
+	for _, c := range []struct {
+		name, doc    string
+		event        int
+		path, reason string
+		line         int
+	}{
+		{"XMLBlankReadPointID", xml20Doc(xmlEvent), 0, "AssociationEvent/readPoint/id", "readPoint needs an id", 6},
+		{"XMLNaNSensorValue", xml20Doc(`<ObjectEvent><eventTime>2020-03-03T13:07:51Z</eventTime><eventTimeZoneOffset>+00:00</eventTimeZoneOffset><epcList/><action>OBSERVE</action>
+<sensorElementList><sensorElement><sensorReport type="gs1:Temperature" value="NaN"/></sensorElement></sensorElementList></ObjectEvent>`),
+			0, "ObjectEvent/sensorElementList[0]/sensorReport[0]/value", "finite", 4},
+		{"XMLLocalPlaceExtension", xml20Doc(`<ObjectEvent><eventTime>2020-03-03T13:07:51Z</eventTime><eventTimeZoneOffset>+00:00</eventTimeZoneOffset><epcList/><action>OBSERVE</action>
+<readPoint><id>urn:epc:id:sgln:0614141.00777.0</id><extension><colour>red</colour></extension></readPoint></ObjectEvent>`),
+			0, "ObjectEvent/readPoint/colour", "needs a namespace", 4},
+		{"XMLNameWithColon", xml20Doc(`<ObjectEvent><eventTime>2020-03-03T13:07:51Z</eventTime><eventTimeZoneOffset>+00:00</eventTimeZoneOffset><epcList/><action>OBSERVE</action>
+<example:a><:b/></example:a></ObjectEvent>`), 0, "ObjectEvent/example:a/:b", "not a valid XML element name", 4},
+		{"JSONReadPointWithoutID", `{"type":"AssociationEvent","parentID":"urn:epc:id:grai:4012345.55555.987","childEPCs":["urn:epc:id:sgtin:0614141.107346.2018"],"readPoint":{}}`,
+			0, "AssociationEvent/readPoint/id", "readPoint needs an id", 0},
+		{"JSONEmptyExtensionName", jsonCtx + `"ex:":"x"}`, 0, "ObjectEvent/ex:", `"" is not a valid XML element name`, 0},
+		{"JSONEmptyChildName", jsonCtx + `"ex:a":{"":"x"}}`, 0, "ObjectEvent/ex:a/", `"" is not a valid XML element name`, 0},
+		{"JSONBadName", jsonCtx + `"ex:1 a":"x"}`, 0, "ObjectEvent/ex:1 a", `"1 a" is not a valid XML element name`, 0},
+		{"JSONBadILMDName", jsonCtx + `"ilmd":{"ex:a<b":"x"}}`, 0, "ObjectEvent/ilmd/ex:a<b", "not a valid XML element name", 0},
+		{"JSONILMDWithoutNamespace", jsonCtx + `"ilmd":{"lotNumber":"x"}}`, 0, "ObjectEvent/ilmd/lotNumber", "needs a namespace", 0},
+		{"JSONPrefixOfEmptyIRI", jsonCtx + `"nil:a":"x"}`, 0, "ObjectEvent/nil:a", "bound to an empty IRI", 0},
+		{"JSONBadSensorAttribute", jsonCtx + `"sensorElementList":[{"sensorReport":[{"type":"gs1:Temperature","ex:a b":"1"}]}]}`,
+			0, "ObjectEvent/sensorElementList[0]/sensorReport[0]/a b", "not a valid XML attribute name", 0},
+		{"JSONBadHeaderExtension", `{"@context":[{"ex":"https://ns.example.com/epcis/"}],"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2020-03-03T13:07:51Z","ex:a/b":1,"epcisBody":{"eventList":[]}}`,
+			-1, "EPCISHeader/ex:a/b", "not a valid XML element name", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rd, err := NewReader(strings.NewReader(c.doc), nil)
+			if err == nil {
+				_, err = rd.Next()
+			}
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("err=%v, want a DecodeError", err)
+			}
+			if de.Event != c.event || de.Path != c.path || !strings.Contains(de.Reason, c.reason) || de.Line != c.line {
+				t.Fatalf("err=%q (event %d, path %q, line %d), want event %d, path %q, line %d, reason ~%q",
+					err, de.Event, de.Path, de.Line, c.event, c.path, c.line, c.reason)
+			}
+			if c.line == 0 && de.Offset <= 0 {
+				t.Errorf("err=%q: a JSON error needs its byte offset", err)
+			}
+		})
+	}
+}
+
+// A prefix is only a hint for the XML writer: one that is no XML name is
+// replaced, and the element keeps its namespace.
+func TestWriter_XMLPrefixNotAName(t *testing.T) {
+	doc := `{"@context":["https://ref.gs1.org/standards/epcis/epcis-context.jsonld",{"1x":"https://ns.example.com/epcis/"}],"type":"ObjectEvent","eventTime":"2020-03-03T13:07:51Z","eventTimeZoneOffset":"+00:00","epcList":[],"action":"OBSERVE","1x:colour":"red"}`
+	h, events := MustReadDoc(t, strings.NewReader(doc))
+	for _, f := range []Format{FormatXML12, FormatXML20} {
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, f, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteEvent(events[0]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		back := MustReadAll(t, bytes.NewReader(buf.Bytes()))
+		if got := back[0].Extensions; len(got) != 1 || got[0].Space != "https://ns.example.com/epcis/" || got[0].Local != "colour" || got[0].Text != "red" {
+			t.Errorf("%s: extensions read back %+v\n%s", f, got, buf.Bytes())
+		}
+	}
+}

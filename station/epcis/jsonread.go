@@ -299,6 +299,9 @@ func (j *jsonDecoder) buildHeader(members []jkv) (*Header, error) {
 			h.SBDH.Receiver = []Partner{{Identifier: receiver}}
 		}
 	}
+	if bad := h.checkDecoded(); bad != nil {
+		return nil, j.fail(-1, bad.path, "%s", bad.reason)
+	}
 	return h, nil
 }
 
@@ -698,8 +701,20 @@ func (j *jsonDecoder) elements(k string, v *jv, ns map[string]string, path strin
 	return []Element{el}, nil
 }
 
-// event converts one JSON event object.
+// event converts one JSON event object and checks it as every reader does.
 func (j *jsonDecoder) event(v *jv, idx int) (*Event, error) {
+	e, err := j.convert(v, idx)
+	if err != nil {
+		return nil, err
+	}
+	if bad := e.checkDecoded(FormatJSONLD20); bad != nil {
+		return nil, j.fail(idx, bad.path, "%s", bad.reason)
+	}
+	return e, nil
+}
+
+// convert converts one JSON event object.
+func (j *jsonDecoder) convert(v *jv, idx int) (*Event, error) {
 	if v.kind != 'o' {
 		return nil, j.fail(idx, "", "an event must be an object, is %s", v.kindName())
 	}

@@ -58,6 +58,51 @@ type xnode struct {
 	line     int
 }
 
+// find returns the element that a path from n names, as far as it can
+// follow it: "ObjectEvent/readPoint/id" from the ObjectEvent is its id
+// element, or the readPoint when that has no id. The first step names n
+// itself; "name[i]" is the i-th such child; "prefix:name" matches the local
+// name; EPCIS 1.2 extension wrappers are looked through. It is for the line
+// of an error found after decoding.
+func (n *xnode) find(path string) *xnode {
+	steps := strings.Split(path, "/")
+	for _, step := range steps[1:] {
+		index := 0
+		if i := strings.IndexByte(step, '['); i > 0 && strings.HasSuffix(step, "]") {
+			index, _ = strconv.Atoi(step[i+1 : len(step)-1])
+			step = step[:i]
+		}
+		if i := strings.IndexByte(step, ':'); i >= 0 {
+			step = step[i+1:]
+		}
+		c := n.child(step, &index)
+		if c == nil {
+			return n
+		}
+		n = c
+	}
+	return n
+}
+
+func (n *xnode) child(local string, index *int) *xnode {
+	for _, c := range n.children {
+		if c.name.Local == local {
+			if *index == 0 {
+				return c
+			}
+			*index--
+		}
+	}
+	for _, c := range n.children {
+		if c.name.Space == "" && (c.name.Local == "extension" || c.name.Local == "baseExtension") {
+			if f := c.child(local, index); f != nil {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
 func (n *xnode) attr(local string) (string, bool) {
 	for _, a := range n.attrs {
 		if a.Name.Space == "" && a.Name.Local == local {
@@ -257,6 +302,9 @@ func (x *xmlDecoder) header() (*Header, error) {
 				if err := x.readHeader(h, n); err != nil {
 					return nil, err
 				}
+				if bad := h.checkDecoded(); bad != nil {
+					return nil, x.failAt(-1, bad.path, n.find(bad.path), "%s", bad.reason)
+				}
 				x.lr.reset()
 			case t.Name.Local == "EPCISBody" && t.Name.Space == "":
 				return h, x.enterBody()
@@ -320,6 +368,9 @@ func (x *xmlDecoder) next() (*Event, error) {
 			if err != nil {
 				return nil, err
 			}
+			if bad := e.checkDecoded(x.f); bad != nil {
+				return nil, x.failAt(x.index, bad.path, n.find(bad.path), "%s", bad.reason)
+			}
 			x.index++
 			return e, nil
 		}
@@ -349,7 +400,11 @@ func (x *xmlDecoder) finish() error {
 			if n.name.Space == "" {
 				return x.failAt(-1, n.name.Local, n, "unsupported element %s after the event list", n.name.Local)
 			}
-			x.trailing = append(x.trailing, x.element(n))
+			el := x.element(n)
+			if bad := checkElements("EPCISDocument", []Element{el}, false); bad != nil {
+				return x.failAt(-1, bad.path, n, "%s", bad.reason)
+			}
+			x.trailing = append(x.trailing, el)
 		}
 		if c, ok := tok.(xml.CharData); ok && strings.TrimSpace(string(c)) != "" {
 			return x.fail(-1, "", "unexpected text %q after the event list", clip(string(c)))
@@ -793,9 +848,6 @@ func (x *xmlDecoder) place(n *xnode, path string, idx int) (*Place, error) {
 		default:
 			return nil, x.failAt(idx, path+"/"+c.name.Local, c, "unexpected element %s: want id first", c.name.Local)
 		}
-	}
-	if p.ID == "" {
-		return nil, x.failAt(idx, path+"/id", n, "%s needs an id", n.name.Local)
 	}
 	return p, nil
 }

@@ -9,6 +9,10 @@ import (
 	"unicode/utf8"
 )
 
+// xmlNamespace is the namespace that the prefix xml is bound to in every
+// XML document; it is never declared.
+const xmlNamespace = "http://www.w3.org/XML/1998/namespace"
+
 // xmlEncoder writes EPCIS 1.2 or 2.0 XML by hand into a buffered writer:
 // no reflection, no per-event allocations, element order from the schema
 // tables in xmlfields.go.
@@ -155,7 +159,9 @@ func (x *xmlEncoder) header(h *Header) error {
 	}
 	x.w.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n<epcis:EPCISDocument")
 	declare := func(prefix, uri string) {
-		if _, ok := x.rootNS[uri]; ok || prefix == "" {
+		// A prefix read from JSON-LD need not be an XML name; such a
+		// namespace is declared where it is used, with a prefix of ours.
+		if _, ok := x.rootNS[uri]; ok || !isNCName(prefix) || prefix == "xmlns" || uri == "" || uri == xmlNamespace {
 			return
 		}
 		for _, p := range x.rootNS {
@@ -345,9 +351,12 @@ func (x *xmlEncoder) prefixFor(uri, hint string) (string, bool) {
 	if p, ok := x.rootNS[uri]; ok {
 		return p, false
 	}
+	if uri == xmlNamespace {
+		return "xml", false
+	}
 	p := hint
 	taken := func(p string) bool {
-		if p == "" || p == "xml" || p == "xmlns" || p == "epcis" || p == "sbdh" {
+		if !isNCName(p) || p == "xml" || p == "xmlns" || p == "epcis" || p == "sbdh" {
 			return true
 		}
 		for u, q := range x.rootNS {
