@@ -568,6 +568,9 @@ func (x *xmlDecoder) readSBDH(n *xnode) (*SBDH, error) {
 			s.BusinessScope = &el
 		}
 	}
+	if len(s.Sender) == 0 || len(s.Receiver) == 0 {
+		return nil, x.failAt(-1, path, n, "the Standard Business Document Header needs at least one Sender and one Receiver")
+	}
 	return s, nil
 }
 
