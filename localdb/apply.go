@@ -94,6 +94,8 @@ func apply(ctx context.Context, c sqlConn, ev *station.Event, p station.Payload)
 		return applyUser(ctx, c, ev.Seq, p.User, `locked = 0, lock_reason = '', failures = 0`)
 	case *station.SignatureRecorded, *station.OrderReconciled:
 		return nil // the journal itself is the record
+	case *station.InboundReceived:
+		return nil // the journal is the record: the partner's items are not this station's serials
 	case *station.ShipmentCreated:
 		return applyShipmentCreated(ctx, c, ev.Seq, p)
 	case *station.ShipmentPicked:

@@ -123,6 +123,9 @@ func goldenPayloads(tb testing.TB) []station.Payload {
 		station.StockReturned{Items: []station.Item{u("A1")}, From: gln, Reason: "damaged in transit"},
 		station.StockQuarantined{Items: []station.Item{u("A1"), u("A2")}, Reason: "suspect"},
 		station.StockReleased{Items: []station.Item{u("A1")}, Reason: "QA released"},
+		station.InboundReceived{Receipt: 7, Capture: "cj-0190b2c4", Document: "WH-DOC-1", Partner: "mfr", From: gln, PO: "PO-9", Location: gln,
+			Items: []station.Item{station.SSCCItem(sscc), u("X9")}, Units: 16, Received: 15, Missing: 1, Unexpected: 1,
+			Report: "5b0f4c1e-8f3a-4d2b-9c1e-2a7b6e0f9a11"},
 	}
 }
 

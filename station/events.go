@@ -55,6 +55,7 @@ const (
 	EventStockReturned     EventType = "stock.returned"      // StockReturned: back from a partner, into quarantine
 	EventStockQuarantined  EventType = "stock.quarantined"   // StockQuarantined
 	EventStockReleased     EventType = "stock.released"      // StockReleased: out of quarantine
+	EventInboundReceived   EventType = "inbound.received"    // InboundReceived: a partner's shipment received against its document
 )
 
 // EventTypes lists the catalogue, in the order above.
@@ -70,6 +71,7 @@ func EventTypes() []EventType {
 		EventSignatureRecorded, EventAggregationOpened, EventAggregationClosed, EventOrderReconciled,
 		EventShipmentCreated, EventShipmentPicked, EventShipmentUnpicked, EventShipmentPacked, EventShipmentShipped,
 		EventStockReceived, EventStockReturned, EventStockQuarantined, EventStockReleased,
+		EventInboundReceived,
 	}
 }
 
@@ -159,6 +161,8 @@ func NewPayload(t EventType) (Payload, error) {
 		return &StockQuarantined{}, nil
 	case EventStockReleased:
 		return &StockReleased{}, nil
+	case EventInboundReceived:
+		return &InboundReceived{}, nil
 	}
 	return nil, Errorf(EINVALID, "unknown event type %q", t)
 }

@@ -70,6 +70,12 @@ type world struct {
 // test product and the users admin, sup, qa, op and pack (PIN 246810).
 func MustWorld(tb testing.TB, pool station.PoolPolicy) *world {
 	tb.Helper()
+	return mustWorldConfig(tb, pool, nil)
+}
+
+// mustWorldConfig is MustWorld with the service's config changed by set.
+func mustWorldConfig(tb testing.TB, pool station.PoolPolicy, set func(*station.Config)) *world {
+	tb.Helper()
 	ctx := context.Background()
 	clock := newTestClock()
 	db, err := localdb.Open(ctx, filepath.Join(tb.TempDir(), "station.db"), localdb.Options{Station: "station-1", Clock: clock, Create: true,
@@ -78,8 +84,12 @@ func MustWorld(tb testing.TB, pool station.PoolPolicy) *world {
 		tb.Fatal(err)
 	}
 	printer := &fakePrinter{}
-	svc, err := station.NewService(station.Config{Ledger: db, Clock: clock, Line: testLine, Printer: printer, Pool: pool,
-		Auth: station.AuthPolicy{Params: lightParams}, Logger: slog.New(slog.DiscardHandler)})
+	cfg := station.Config{Ledger: db, Clock: clock, Line: testLine, Printer: printer, Pool: pool,
+		Auth: station.AuthPolicy{Params: lightParams}, Logger: slog.New(slog.DiscardHandler)}
+	if set != nil {
+		set(&cfg)
+	}
+	svc, err := station.NewService(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -35,6 +35,10 @@ type Config struct {
 	// that two stations never make the same SSCC). Zero SSCCLast means the
 	// whole space of each company prefix.
 	SSCCFirst, SSCCLast uint64
+	// Inbound is the central's DSCSA exchange for receiving partners'
+	// shipments against their documents; nil (standalone) refuses that
+	// with EUNAVAILABLE.
+	Inbound Inbound
 	// Logger defaults to slog.Default() with component=station.
 	Logger *slog.Logger
 }
@@ -52,6 +56,7 @@ type Service struct {
 	printer Printer
 	logger  *slog.Logger
 	pools   *Pools
+	inbound Inbound
 
 	ssccFirst, ssccLast uint64
 	ssccMu              sync.Mutex // serializes SSCC allocation
@@ -73,7 +78,7 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, Errorf(EINVALID, "SSCC range %d..%d is empty", cfg.SSCCFirst, cfg.SSCCLast)
 	}
 	s := &Service{ledger: cfg.Ledger, clock: cfg.Clock, line: cfg.Line, auth: cfg.Auth.WithDefaults(), printer: cfg.Printer,
-		logger: cfg.Logger, ssccFirst: cfg.SSCCFirst, ssccLast: cfg.SSCCLast}
+		logger: cfg.Logger, inbound: cfg.Inbound, ssccFirst: cfg.SSCCFirst, ssccLast: cfg.SSCCLast}
 	s.pools = newPools(cfg.Ledger, cfg.Source, cfg.Pool, cfg.Logger, func(ctx context.Context, gtin string) (SerialScheme, error) {
 		p, err := s.ledger.Product(ctx, gtin)
 		if err != nil {

@@ -113,6 +113,7 @@ type harnessOpts struct {
 	language string
 	deps     func(*Deps)
 	orderQty int // 0: no order
+	inbound  station.Inbound
 }
 
 // MustKiosk opens a ledger with the fixtures (product, users admin, sup,
@@ -136,8 +137,9 @@ func MustKiosk(t *testing.T, o harnessOpts) *harness {
 	h := &harness{t: t, ctx: ctx, db: db, clock: clock, loop: &loop{},
 		printer: &fakePrinter{}, coder: newFakeCoder(), camera: newFakeCamera(), plc: newFakePLC(), scanner: newFakeScanner()}
 	svc, err := station.NewService(station.Config{Ledger: db, Clock: clock, Line: testLine, Printer: h.printer,
-		Pool: station.PoolPolicy{LowWater: 10, Batch: 200},
-		Auth: station.AuthPolicy{Params: lightParams, MaxFailures: 3, IdleTimeout: 5 * time.Minute}, Logger: slog.New(slog.DiscardHandler)})
+		Pool:    station.PoolPolicy{LowWater: 10, Batch: 200},
+		Auth:    station.AuthPolicy{Params: lightParams, MaxFailures: 3, IdleTimeout: 5 * time.Minute},
+		Inbound: o.inbound, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,9 +51,14 @@ type warehouseScreen struct {
 	ship      *widget.Button
 	pickPanel fyne.CanvasObject
 
-	// receive: from which partner
+	// receive: our own shipment coming back (from which partner), or a
+	// partner's shipment against its document
+	recvKind     *choice
+	recvBox      *fyne.Container // the kind's panel
 	from         *choice
 	document     *widget.Entry
+	ownPanel     fyne.CanvasObject
+	inbound      *inboundPanel
 	receivePanel fyne.CanvasObject
 
 	// quarantine: why
@@ -104,7 +109,13 @@ func newWarehouseScreen(k *Kiosk) *warehouseScreen {
 	s.from = newChoice(partners, partnerNames, first, func(string) { k.touch() })
 	s.document = widget.NewEntry()
 	s.document.SetPlaceHolder(tr("Despatch advice number (optional)"))
-	s.receivePanel = container.NewVBox(widget.NewLabel(tr("Received from:")), s.from.box, s.document)
+	s.ownPanel = container.NewVBox(widget.NewLabel(tr("Received from:")), s.from.box, s.document)
+	s.inbound = newInboundPanel(s)
+	s.recvBox = container.NewStack(s.ownPanel)
+	s.recvKind = newChoice([]string{receiveOwn, receivePartner}, []string{tr("Our own shipment coming back"), tr("A partner's shipment (document)")},
+		receiveOwn, s.setReceiveKind)
+	s.recvKind.box.Layout = layout.NewGridWrapLayout(fyne.NewSize(360, sizeTapTarget)) // wide: the names are long
+	s.receivePanel = container.NewVBox(s.recvKind.box, s.recvBox)
 
 	s.reason = widget.NewEntry()
 	s.reason.SetPlaceHolder(tr("Why (required), e.g. suspect damage"))
@@ -131,6 +142,24 @@ func newWarehouseScreen(k *Kiosk) *warehouseScreen {
 func (s *warehouseScreen) content() fyne.CanvasObject { return s.obj }
 
 func (s *warehouseScreen) shown() { s.k.focus(s.scan) }
+
+// setReceiveKind shows the panel of a kind of receipt.
+func (s *warehouseScreen) setReceiveKind(kind string) {
+	s.k.touch()
+	if s.recvBox == nil {
+		return
+	}
+	p := s.ownPanel
+	if kind == receivePartner {
+		p = s.inbound.obj
+	}
+	s.recvBox.Objects = []fyne.CanvasObject{p}
+	s.recvBox.Refresh()
+	s.k.relayout()
+	if s.scan != nil {
+		s.k.focus(s.scan)
+	}
+}
 
 // setMode shows the settings of a mode.
 func (s *warehouseScreen) setMode(mode string) {
@@ -161,6 +190,10 @@ func (s *warehouseScreen) setMode(mode string) {
 
 func (s *warehouseScreen) scanned(in scanInput) {
 	k := s.k
+	if s.modes.value == modeReceive && s.recvKind.value == receivePartner {
+		s.inbound.scanned(in) // a document number may be typed here too
+		return
+	}
 	if in.err != nil {
 		k.fail(tr("Scan not accepted"), in.err)
 		return

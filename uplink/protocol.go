@@ -24,7 +24,16 @@ const (
 	PathMasterData = "/v1/sync/masterdata" // GET ?after=N&limit=M -> MasterData
 	PathPools      = "/v1/sync/pools"      // POST ReserveRequest -> Reservation; GET ?after=ID -> []Reservation
 	PathPoolsFree  = "/v1/sync/pools/release"
+	PathInbound    = "/v1/sync/inbound"  // GET -> []station.InboundDocument (partners' documents waiting at the station's site)
+	PathReceipts   = "/v1/sync/receipts" // POST InboundReceiveRequest -> station.InboundReceipt
 )
+
+// InboundReceiveRequest is what a station scanned against a partner's
+// document (the capture job of the document, the scans as scanned).
+type InboundReceiveRequest struct {
+	Capture string   `json:"capture"`
+	Scans   []string `json:"scans"`
+}
 
 // Limits of the protocol, enforced by the central service.
 const (

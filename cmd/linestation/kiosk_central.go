@@ -74,6 +74,16 @@ func (st *kioskStation) enroll(ctx context.Context) (station.SerialSource, error
 	return &uplink.SerialSource{API: api}, nil
 }
 
+// inbound returns the central's DSCSA exchange for receiving partners'
+// shipments at this station (with the station's credential), or nil for a
+// standalone station, which then refuses such receipts.
+func (st *kioskStation) inbound() station.Inbound {
+	if st.api == nil {
+		return nil
+	}
+	return &uplink.Inbound{API: st.api}
+}
+
 // enrollStation exchanges central.enrollment_code for a credential and
 // writes it to path.
 func enrollStation(ctx context.Context, cfg Config, path string) (stationCredential, error) {

@@ -376,9 +376,21 @@ func (db *DB) CaptureEvents(ctx context.Context, next func() (*dscsa.StoredEvent
 }
 
 // RecordReceipt stores a receipt with its receiving events, visible to the
-// partner that sent the document.
-func (db *DB) RecordReceipt(ctx context.Context, r *dscsa.Receipt, evs []dscsa.StoredEvent) error {
+// partner that sent the document. With first, a document that already has
+// a receipt is refused (ECONFLICT) and nothing is stored; the check and the
+// insert are one write transaction, so two stations cannot both receive it.
+func (db *DB) RecordReceipt(ctx context.Context, r *dscsa.Receipt, evs []dscsa.StoredEvent, first bool) error {
 	return db.write(ctx, func(ctx context.Context, c conn) error {
+		if first {
+			var id int64
+			var at string
+			err := c.QueryRowContext(ctx, `SELECT id, received_at FROM dscsa_receipts WHERE capture = ? ORDER BY id LIMIT 1`, r.Capture).Scan(&id, &at)
+			if err == nil {
+				return station.Errorf(station.ECONFLICT, "document %s was already received (receipt %d at %s): it cannot be received again", r.DocumentID, id, at)
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return formatError(fmt.Errorf("read receipts of capture job %s: %w", r.Capture, err))
+			}
+		}
 		res, err := c.ExecContext(ctx, `INSERT INTO dscsa_receipts (capture, received_at, data) VALUES (?, ?, '{}')`, r.Capture, station.FormatTime(r.ReceivedAt))
 		if err != nil {
 			return formatError(fmt.Errorf("record receipt: %w", err))
@@ -399,4 +411,34 @@ func (db *DB) RecordReceipt(ctx context.Context, r *dscsa.Receipt, evs []dscsa.S
 		_, err = insertEvents(ctx, c, evs, r.Partner)
 		return err
 	})
+}
+
+// Receipts returns the receipts against a capture job, oldest first.
+func (db *DB) Receipts(ctx context.Context, capture string) ([]dscsa.Receipt, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, data FROM dscsa_receipts WHERE capture = ? ORDER BY id`, capture)
+	if err != nil {
+		return nil, formatError(fmt.Errorf("read receipts of capture job %s: %w", capture, err))
+	}
+	defer rows.Close()
+	out := []dscsa.Receipt{}
+	for rows.Next() {
+		var id int64
+		var data string
+		if err := rows.Scan(&id, &data); err != nil {
+			return nil, formatError(fmt.Errorf("read receipts of capture job %s: %w", capture, err))
+		}
+		var r dscsa.Receipt
+		if err := json.Unmarshal([]byte(data), &r); err != nil {
+			return nil, fmt.Errorf("decode receipt %d: %w", id, err)
+		}
+		out = append(out, r)
+	}
+	return out, formatError(rows.Err())
+}
+
+// UnreceivedCaptureJobs returns the finished, successful capture jobs that
+// stored events and have no receipt yet, newest first.
+func (db *DB) UnreceivedCaptureJobs(ctx context.Context, limit int) ([]dscsa.CaptureJob, error) {
+	return scanJobs(db.r.QueryContext(ctx, selectJob+` j WHERE j.running = 0 AND j.success = 1 AND j.captured + j.duplicates > 0
+		AND NOT EXISTS (SELECT 1 FROM dscsa_receipts r WHERE r.capture = j.id) ORDER BY j.created_at DESC, j.id LIMIT ?`, limit))
 }

@@ -54,6 +54,18 @@ func (s *Server) erpRoute(h exchangeHandler) func(http.ResponseWriter, *http.Req
 	}
 }
 
+// stationRoute adapts a handler for stations (authenticated by the route
+// table): the caller is the station.
+func (s *Server) stationRoute(h exchangeHandler) func(http.ResponseWriter, *http.Request, uplink.Principal) error {
+	return func(w http.ResponseWriter, r *http.Request, p uplink.Principal) error {
+		x, err := s.exchange()
+		if err != nil {
+			return err
+		}
+		return s.exchangeError(h(w, r, x, dscsa.Caller{Name: p.Name, Station: true}))
+	}
+}
+
 func (s *Server) exchange() (*dscsa.Exchange, error) {
 	if s.cfg.Exchange == nil {
 		return nil, station.Errorf(station.EUNAVAILABLE, "the DSCSA exchange is not configured on this service (set [dscsa] gln in its config)")
@@ -411,6 +423,31 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, x *dscsa.Exchan
 		return err
 	}
 	rec, err := x.Receive(r.Context(), c, req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, rec)
+	return nil
+}
+
+// inbound lists the partners' documents waiting at the station's site.
+func (s *Server) inbound(w http.ResponseWriter, r *http.Request, x *dscsa.Exchange, c dscsa.Caller) error {
+	docs, err := x.InboundDocuments(r.Context(), c.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, docs)
+	return nil
+}
+
+// stationReceive receives a station's scans against a document addressed
+// to its site.
+func (s *Server) stationReceive(w http.ResponseWriter, r *http.Request, x *dscsa.Exchange, c dscsa.Caller) error {
+	var req uplink.InboundReceiveRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return err
+	}
+	rec, err := x.ReceiveAtStation(r.Context(), c.Name, req.Capture, req.Scans)
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,8 @@ func (s *Server) routeTable() []route {
 		{http.MethodPost, uplink.PathPools, uplink.RoleStation, s.reserve},
 		{http.MethodGet, uplink.PathPools, uplink.RoleStation, s.reservations},
 		{http.MethodPost, uplink.PathPoolsFree, uplink.RoleStation, s.release},
+		{http.MethodGet, uplink.PathInbound, uplink.RoleStation, s.stationRoute(s.inbound)},
+		{http.MethodPost, uplink.PathReceipts, uplink.RoleStation, s.stationRoute(s.stationReceive)},
 
 		{http.MethodGet, "/v1/products", uplink.RoleERP, s.listProducts},
 		{http.MethodPost, "/v1/products", uplink.RoleERP, s.postProduct},

@@ -148,8 +148,9 @@ const ssccTemplate = `^XA
 // loopback HTTP; the central builds the shipment's EPCIS 1.2 document and
 // delivers it with its credential to the wholesaler's endpoint (run by the
 // test, which keeps a copy and hands it on), where the wholesaler's own
-// central captures it; the wholesaler receives the pallets by scan against
-// the document; a pack comes back as a saleable return and the wholesaler
+// central captures it; a warehouse station at the wholesaler's DC receives
+// the pallets by scan against the document through that central; a pack
+// comes back as a saleable return and the wholesaler
 // asks the manufacturer to verify it; and both centrals answer a trace of
 // the pack.
 func TestEndToEnd(t *testing.T) {
@@ -260,11 +261,24 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("the wholesaler's capture: %+v (%v)", job, err)
 	}
 
-	// The wholesaler receives both pallets by scanning their labels.
-	var rec dscsa.Receipt
-	whs.call(t, "POST", "/v1/dscsa/receipts", whs.erp, dscsa.ReceiveRequest{Capture: job.ID, Location: dscsatest.WhsDC,
-		Scans: []string{"]C1" + "00" + pallets[0].SSCC, "]C1" + "00" + pallets[1].SSCC}}, &rec, 201)
-	if rec.Exceptions != nil || rec.Received != 16 || rec.PO != sh.PO {
+	// The wholesaler receives both pallets at a warehouse station of its
+	// DC by scanning their labels against the document.
+	whs.atSite(t, dscsatest.WhsDC, "dc-1")
+	dc, _, _ := newWarehouseStation(t, whs, "dc-1")
+	receiving, err := dc.StartReceiving(ctx, "pack", "]C1"+"00"+pallets[0].SSCC)
+	if err != nil || receiving.Document.Capture != job.ID {
+		t.Fatalf("find the document by the pallet's label: %v", err)
+	}
+	for _, p := range pallets {
+		if _, err := receiving.Add("]C1" + "00" + p.SSCC); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := dc.FinishReceiving(ctx, "pack", receiving)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Clean() || rec.Received != 16 || rec.Units != 16 || rec.PO != sh.PO {
 		t.Fatalf("receipt %+v", rec)
 	}
 

@@ -225,8 +225,10 @@ func isLoopbackHost(h string) bool {
 type Caller struct {
 	// Partner is set when a partner asks; nil for our own clients.
 	Partner *Partner
-	// Name is the partner id or the ERP client name.
+	// Name is the partner id, the ERP client name or the station id.
 	Name string
+	// Station is set when one of our stations asks (Name is its id).
+	Station bool
 }
 
 // Internal reports whether the caller is one of our own clients.
@@ -236,6 +238,9 @@ func (c Caller) Internal() bool { return c.Partner == nil }
 func (c Caller) String() string {
 	if c.Partner != nil {
 		return "partner:" + c.Partner.ID
+	}
+	if c.Station {
+		return "station:" + c.Name
 	}
 	return "erp:" + c.Name
 }

@@ -137,45 +137,32 @@ type docItem struct {
 // scanned, lot or expiry differing from the document, counts per GTIN)
 // become an exception report in the PDG schema, kept with the receipt.
 func (x *Exchange) Receive(ctx context.Context, c Caller, req ReceiveRequest) (Receipt, error) {
-	if !c.Internal() {
-		return Receipt{}, Forbidden("partners cannot record receipts here")
-	}
-	if len(req.Scans) == 0 || len(req.Scans) > 100000 {
-		return Receipt{}, station.Errorf(station.EINVALID, "scans: give 1 to 100000 scans")
-	}
-	if err := gs1.ValidateGLN(req.Location); err != nil {
-		return Receipt{}, station.Errorf(station.EINVALID, "location %q must be the GLN of our receiving site: %v", req.Location, err)
-	}
-	j, err := x.store.CaptureJob(ctx, req.Capture)
-	if err != nil {
-		return Receipt{}, err
-	}
+	return x.receive(ctx, c, req, nil, false)
+}
+
+// document is what a captured document ships.
+type document struct {
+	job   CaptureJob
+	items map[string]*docItem // by item key
+	byEPC map[string]*docItem
+	ship  *epcis.Event // the shipping event
+	// expected is what is shipped and everything packed in it, by EPC.
+	expected map[string]bool
+	po       string
+	// destination is the GLN of the location the shipping event names as
+	// its destination; "" when it names none.
+	destination string
+}
+
+// readDocument reads what a capture job's document ships. ECONFLICT when
+// the job captured nothing or its document has no shipping event.
+func (x *Exchange) readDocument(ctx context.Context, j CaptureJob) (*document, error) {
 	if j.Running || j.Captured+j.Duplicates == 0 {
-		return Receipt{}, station.Errorf(station.ECONFLICT, "capture job %s has no captured document to receive against (running %v, captured %d)", j.ID, j.Running, j.Captured)
+		return nil, station.Errorf(station.ECONFLICT, "capture job %s has no captured document to receive against (running %v, captured %d)", j.ID, j.Running, j.Captured)
 	}
-	locs, err := x.store.Locations(ctx)
-	if err != nil {
-		return Receipt{}, err
-	}
-	var site *Location
-	for i := range locs {
-		if locs[i].GLN == req.Location {
-			site = &locs[i]
-		}
-	}
-	if site == nil {
-		return Receipt{}, station.Errorf(station.EINVALID, "location %s has no master data here: register it first", req.Location)
-	}
-	now := x.now().UTC()
-	r := Receipt{Capture: j.ID, DocumentID: j.DocumentID, Partner: j.Partner, Location: req.Location, ReceivedAt: now, By: c.String()}
-	if r.DocumentID == "" {
-		r.DocumentID = j.ID
-	}
-	// What the document says.
-	items := map[string]*docItem{} // by item key
-	byEPC := map[string]*docItem{}
+	doc := &document{job: j, items: map[string]*docItem{}, byEPC: map[string]*docItem{}, expected: map[string]bool{}}
 	get := func(epc string) *docItem {
-		if d := byEPC[epc]; d != nil {
+		if d := doc.byEPC[epc]; d != nil {
 			return d
 		}
 		it, err := ItemOfEPC(epc)
@@ -183,11 +170,10 @@ func (x *Exchange) Receive(ctx context.Context, c Caller, req ReceiveRequest) (R
 			return nil
 		}
 		d := &docItem{epc: epc, item: it}
-		byEPC[epc], items[it.Key()] = d, d
+		doc.byEPC[epc], doc.items[it.Key()] = d, d
 		return d
 	}
-	var ship *epcis.Event
-	err = x.store.OriginEvents(ctx, SourceCapture, j.ID, func(se *StoredEvent) error {
+	err := x.store.OriginEvents(ctx, SourceCapture, j.ID, func(se *StoredEvent) error {
 		e := se.Event
 		switch {
 		case e.Type == epcis.ObjectEvent && e.BizStep == epcis.BizStepCommissioning:
@@ -214,7 +200,7 @@ func (x *Exchange) Receive(ctx context.Context, c Caller, req ReceiveRequest) (R
 				}
 			}
 		case e.Type == epcis.ObjectEvent && e.BizStep == epcis.BizStepShipping:
-			ship = e
+			doc.ship = e
 			for _, epc := range e.EPCList {
 				if d := get(epc); d != nil {
 					d.shipped = true
@@ -224,34 +210,81 @@ func (x *Exchange) Receive(ctx context.Context, c Caller, req ReceiveRequest) (R
 		return nil
 	})
 	if err != nil {
-		return r, err
+		return nil, err
 	}
-	if ship == nil {
-		return r, station.Errorf(station.ECONFLICT, "the document of capture job %s has no shipping event: there is nothing to receive against", j.ID)
+	if doc.ship == nil {
+		return nil, station.Errorf(station.ECONFLICT, "the document of capture job %s has no shipping event: there is nothing to receive against", j.ID)
 	}
-	for _, bt := range ship.BizTransactionList {
+	for _, bt := range doc.ship.BizTransactionList {
 		if bt.Type == epcis.BizTransactionTypePO {
-			r.PO = bt.Value[strings.LastIndexByte(bt.Value, ':')+1:]
+			doc.po = bt.Value[strings.LastIndexByte(bt.Value, ':')+1:]
 		}
 	}
-	// Expected: what is shipped and everything packed in it.
-	expected := map[string]bool{}
+	for _, d := range doc.ship.DestinationList {
+		if d.Type == epcis.SourceDestTypeLocation {
+			doc.destination = glnOf(d.Value)
+		}
+	}
 	var expand func(epc string, depth int)
 	expand = func(epc string, depth int) {
-		d := byEPC[epc]
-		if d == nil || expected[epc] || depth > maxTraceDepth {
+		d := doc.byEPC[epc]
+		if d == nil || doc.expected[epc] || depth > maxTraceDepth {
 			return
 		}
-		expected[epc] = true
+		doc.expected[epc] = true
 		for _, ch := range d.children {
 			expand(ch, depth+1)
 		}
 	}
-	for epc, d := range byEPC {
+	for epc, d := range doc.byEPC {
 		if d.shipped {
 			expand(epc, 0)
 		}
 	}
+	return doc, nil
+}
+
+// receive records a receipt; doc, when given, is the job's document read
+// already; first refuses a document that has a receipt already.
+func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, doc *document, first bool) (Receipt, error) {
+	if !c.Internal() {
+		return Receipt{}, Forbidden("partners cannot record receipts here")
+	}
+	if len(req.Scans) == 0 || len(req.Scans) > 100000 {
+		return Receipt{}, station.Errorf(station.EINVALID, "scans: give 1 to 100000 scans")
+	}
+	if err := gs1.ValidateGLN(req.Location); err != nil {
+		return Receipt{}, station.Errorf(station.EINVALID, "location %q must be the GLN of our receiving site: %v", req.Location, err)
+	}
+	if doc == nil {
+		j, err := x.store.CaptureJob(ctx, req.Capture)
+		if err != nil {
+			return Receipt{}, err
+		}
+		if doc, err = x.readDocument(ctx, j); err != nil {
+			return Receipt{}, err
+		}
+	}
+	j := doc.job
+	locs, err := x.store.Locations(ctx)
+	if err != nil {
+		return Receipt{}, err
+	}
+	var site *Location
+	for i := range locs {
+		if locs[i].GLN == req.Location {
+			site = &locs[i]
+		}
+	}
+	if site == nil {
+		return Receipt{}, station.Errorf(station.EINVALID, "location %s has no master data here: register it first", req.Location)
+	}
+	now := x.now().UTC()
+	r := Receipt{Capture: j.ID, DocumentID: j.DocumentID, Partner: j.Partner, PO: doc.po, Location: req.Location, ReceivedAt: now, By: c.String()}
+	if r.DocumentID == "" {
+		r.DocumentID = j.ID
+	}
+	items, byEPC, ship, expected := doc.items, doc.byEPC, doc.ship, doc.expected
 	r.Expected = len(expected)
 	// Received: what was scanned and everything packed in it.
 	received := map[string]bool{}
@@ -372,7 +405,7 @@ func (x *Exchange) Receive(ctx context.Context, c Caller, req ReceiveRequest) (R
 			BizTransactionList: ship.BizTransactionList, SourceList: ship.SourceList, DestinationList: ship.DestinationList}
 		evs = append(evs, NewStoredEvent(e, SourceReceipt, j.ID, "", now))
 	}
-	if err := x.store.RecordReceipt(ctx, &r, evs); err != nil {
+	if err := x.store.RecordReceipt(ctx, &r, evs, first); err != nil {
 		return r, err
 	}
 	x.logger.Info("goods received", "receipt", r.ID, logKeyCapture, j.ID, "received", r.Received, "expected", r.Expected, "unexpected", r.Unexpected,

@@ -85,8 +85,14 @@ type Store interface {
 	CaptureEvents(ctx context.Context, next func() (*StoredEvent, error), visibleTo string) (stored, duplicates int, err error)
 
 	// RecordReceipt stores a receipt against a captured document, with its
-	// receiving events and exception report.
-	RecordReceipt(ctx context.Context, r *Receipt, evs []StoredEvent) error
+	// receiving events and exception report. With first, ECONFLICT when the
+	// document already has a receipt (checked in the same transaction).
+	RecordReceipt(ctx context.Context, r *Receipt, evs []StoredEvent, first bool) error
+	// Receipts returns the receipts against a capture job, oldest first.
+	Receipts(ctx context.Context, capture string) ([]Receipt, error)
+	// UnreceivedCaptureJobs returns the finished, successful capture jobs
+	// with events and no receipt, newest first.
+	UnreceivedCaptureJobs(ctx context.Context, limit int) ([]CaptureJob, error)
 
 	// OpenInvestigation records an investigation and places its holds.
 	OpenInvestigation(ctx context.Context, inv *Investigation) error

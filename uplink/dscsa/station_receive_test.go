@@ -1,0 +1,243 @@
+package dscsa_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linestation/linestation/localdb"
+	"github.com/linestation/linestation/localdb/centraldb/centraltest"
+	"github.com/linestation/linestation/station"
+	"github.com/linestation/linestation/station/auth"
+	"github.com/linestation/linestation/station/epcis"
+	"github.com/linestation/linestation/uplink"
+	"github.com/linestation/linestation/uplink/central"
+	"github.com/linestation/linestation/uplink/dscsa"
+	"github.com/linestation/linestation/uplink/dscsa/dscsatest"
+)
+
+// newWarehouseStation enrolls a station with a central and returns its
+// service, receiving against partners' documents through the central with
+// its own credential, its ledger, and its handle on the central.
+func newWarehouseStation(t *testing.T, c *centralSite, id string) (*station.Service, *localdb.DB, *uplink.API) {
+	t.Helper()
+	code, err := central.AddStation(ctx, c.store, id, id, 0, time.Now(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon, err := uplink.NewAPI(c.srv.URL(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enr, err := anon.Enroll(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := anon.WithToken(enr.Token)
+	clock := &centraltest.Clock{}
+	ledger := centraltest.MustLedger(t, filepath.Join(t.TempDir(), id+".db"), id, clock)
+	light := auth.Params{Memory: 64, Time: 1, Threads: 1}
+	svc, err := station.NewService(station.Config{Ledger: ledger, Clock: clock, Line: id, Inbound: &uplink.Inbound{API: api},
+		Auth: station.AuthPolicy{Params: light}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	must(t, svc.ImportUser(ctx, station.User{ID: "pack", Name: "Pat Packer", Roles: []station.Role{station.RolePacker}, Active: true}))
+	return svc, ledger, api
+}
+
+// atSite lists a station at our site (the wholesaler's DC).
+func (c *centralSite) atSite(t *testing.T, gln string, stations ...string) {
+	t.Helper()
+	for _, l := range dscsatest.Locations() {
+		if l.GLN == gln {
+			l.Stations = stations
+			c.call(t, "PUT", "/v1/dscsa/locations/"+gln, c.erp, l, nil, 200)
+		}
+	}
+}
+
+// TestStation_ReceiveByScan is the proof of receiving by scan at a
+// warehouse station: the wholesaler's real central on loopback captures
+// the manufacturer's document (20 packs in 2 cases on a pallet); station
+// dc-1 at the DC lists it, scans one case, nine packs of the other and a
+// pack the document does not ship, and finishes. The central keeps the
+// receipt with a PDG exception report (one pack missing, one without
+// data) that the PDG schema accepts; the station's journal holds the
+// receipt. Bad input is refused clearly and changes nothing.
+func TestStation_ReceiveByScan(t *testing.T) {
+	_, mx, s := shipped(t, 20)
+	doc, _ := mustDoc(t, mx, "SH-1", epcis.FormatXML12)
+	whs := newCentralSite(t, "wholesaler", dscsatest.WhsGLN)
+	mfrToken := whs.partner(t, dscsa.Partner{ID: "mfr", Name: "Test Pharma Inc.", GLN: dscsatest.MfrGLN,
+		Delivery: dscsa.DeliveryConfig{Method: dscsa.MethodNone}, Permissions: []string{dscsa.PermCapture}})
+	var job dscsa.CaptureJob
+	whs.postDocument(t, mfrToken, doc, &job)
+	whs.atSite(t, dscsatest.WhsDC, "dc-1")
+	svc, ledger, api := newWarehouseStation(t, whs, "dc-1")
+
+	docs, err := svc.InboundDocuments(ctx, "pack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 1 || docs[0].Capture != job.ID || docs[0].DocumentID != "DOC-SH-1" || docs[0].Units != 20 || docs[0].PO != "PO-SH-1" ||
+		docs[0].PartnerName != "Test Pharma Inc." || docs[0].Location != dscsatest.WhsDC || len(docs[0].Items) != 1+2+20 || docs[0].Items[0].In != nil {
+		t.Fatalf("documents waiting %+v", docs)
+	}
+
+	// Bad input is refused and records nothing.
+	in := &uplink.Inbound{API: api}
+	if _, err := in.ReceiveInbound(ctx, job.ID, []string{"hello"}); station.ErrorCode(err) != station.EINVALID {
+		t.Fatalf("a scan that is no identifier: %v", err)
+	}
+	if _, err := in.ReceiveInbound(ctx, "cj-nope", []string{palletScan(s, 0)}); station.ErrorCode(err) != station.ENOTFOUND ||
+		!strings.Contains(station.ErrorMessage(err), "not known") {
+		t.Fatalf("an unknown document: %v", err)
+	}
+	if rs, err := whs.store.Receipts(ctx, job.ID); err != nil || len(rs) != 0 {
+		t.Fatalf("receipts after refusals: %+v %v", rs, err)
+	}
+
+	// The packer finds the document by the pallet's label, then scans.
+	r, err := svc.StartReceiving(ctx, "pack", palletScan(s, 0))
+	if err != nil || r.Document.Capture != job.ID {
+		t.Fatalf("start: %v", err)
+	}
+	caseScan := "(01)" + centraltest.CaseGTIN + "(21)" + s.CaseSerial(0)
+	if sc, err := r.Add(caseScan); err != nil || sc.Units != 10 {
+		t.Fatalf("case: %+v %v", sc, err)
+	}
+	for i := 10; i < 19; i++ { // pack 19 is missing
+		if _, err := r.Add(unitScan(s.UnitSerial(i), centraltest.Lot)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.Add(unitScan("NOT-SHIPPED", centraltest.Lot)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Progress(), (station.ReceivingProgress{Units: 20, Received: 19, Unexpected: 1, Scans: 11}); got != want {
+		t.Fatalf("progress %+v, want %+v", got, want)
+	}
+	head, _ := ledger.Head(ctx)
+	rec, err := svc.FinishReceiving(ctx, "pack", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Units != 20 || rec.Received != 19 || rec.Missing != 1 || rec.Unexpected != 1 || rec.Misaligned != 0 || rec.Location != dscsatest.WhsDC ||
+		rec.PartnerGLN != dscsatest.MfrGLN || rec.ReportID == "" || len(rec.Exceptions) != 2 {
+		t.Fatalf("receipt %+v", rec)
+	}
+	kinds := map[string]string{}
+	for _, e := range rec.Exceptions {
+		kinds[e.Kind] = e.Item.Serial
+	}
+	if kinds[station.ExceptionMissing] != s.UnitSerial(19) || kinds[station.ExceptionUnexpected] != "NOT-SHIPPED" {
+		t.Fatalf("exceptions %+v", rec.Exceptions)
+	}
+
+	// The central's receipt and its PDG exception report.
+	rs, err := whs.store.Receipts(ctx, job.ID)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("receipts %+v %v", rs, err)
+	}
+	cr := rs[0]
+	if cr.ID != rec.ID || cr.By != "station:dc-1" || cr.Received != 19 || cr.Unexpected != 1 || cr.Exceptions == nil {
+		t.Fatalf("central receipt %+v", cr)
+	}
+	e := cr.Exceptions.Exceptions
+	if len(e.MissingProduct) != 1 || e.MissingProduct[0].ProductSerial != s.UnitSerial(19) || len(e.MissingProductData) != 1 ||
+		*e.MissingProductData[0].ProductSerial != "NOT-SHIPPED" || cr.Exceptions.MessageUUID != rec.ReportID || cr.Exceptions.PONumber != "PO-SH-1" {
+		t.Fatalf("exception report %+v", e)
+	}
+	report, err := json.Marshal(cr.Exceptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dscsatest.MustPDGReport(t, report)
+
+	// The station's journal.
+	evs, err := ledger.Events(ctx, head.Seq+1, 10)
+	if err != nil || len(evs) != 1 || evs[0].Type != station.EventInboundReceived {
+		t.Fatalf("journal: %+v %v", evs, err)
+	}
+	p, err := station.DecodePayload(evs[0].Type, evs[0].Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := p.(*station.InboundReceived)
+	if ev.Receipt != rec.ID || ev.Capture != job.ID || ev.Document != "DOC-SH-1" || ev.Partner != "mfr" || ev.From != dscsatest.MfrGLN ||
+		ev.Location != dscsatest.WhsDC || len(ev.Items) != 11 || ev.Units != 20 || ev.Received != 19 || ev.Missing != 1 || ev.Unexpected != 1 ||
+		ev.Report != rec.ReportID || evs[0].User != "pack" {
+		t.Fatalf("journal event %+v", ev)
+	}
+
+	// Received once: the list is empty, and a second receipt is refused.
+	if docs, err := svc.InboundDocuments(ctx, "pack"); err != nil || len(docs) != 0 {
+		t.Fatalf("documents waiting after the receipt: %+v %v", docs, err)
+	}
+	again := station.NewReceiving(r.Document)
+	if _, err := again.Add(palletScan(s, 0)); err != nil {
+		t.Fatal(err)
+	}
+	head, _ = ledger.Head(ctx)
+	if _, err := svc.FinishReceiving(ctx, "pack", again); station.ErrorCode(err) != station.ECONFLICT || !strings.Contains(station.ErrorMessage(err), "already received") {
+		t.Fatalf("second receipt: %v", err)
+	}
+	if after, _ := ledger.Head(ctx); after.Seq != head.Seq {
+		t.Fatal("a refused receipt was journalled")
+	}
+	if rs, _ := whs.store.Receipts(ctx, job.ID); len(rs) != 1 {
+		t.Fatalf("%d receipts, want 1", len(rs))
+	}
+
+	// A station at no site may not receive; a station whose central is
+	// gone is told so.
+	other, _, _ := newWarehouseStation(t, whs, "dc-2")
+	if _, err := other.InboundDocuments(ctx, "pack"); station.ErrorCode(err) != station.EUNAUTHORIZED || !strings.Contains(station.ErrorMessage(err), "at no site") {
+		t.Fatalf("a station at no site: %v", err)
+	}
+	gone, err := uplink.NewAPI("http://127.0.0.1:1", "lst_x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offline, err := station.NewService(station.Config{Ledger: ledger, Clock: &centraltest.Clock{}, Inbound: &uplink.Inbound{API: gone},
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer offline.Close()
+	if _, err := offline.InboundDocuments(ctx, "pack"); station.ErrorCode(err) != station.EUNAVAILABLE ||
+		station.ErrorMessage(err) != "the central service is not reachable: receiving against a partner's document needs it" {
+		t.Fatalf("offline: %v", err)
+	}
+}
+
+// postDocument captures a partner's document synchronously.
+func (c *centralSite) postDocument(t *testing.T, token string, doc []byte, job *dscsa.CaptureJob) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", c.srv.URL()+"/dscsa/documents", bytes.NewReader(doc))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/xml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 201 {
+		t.Fatalf("capture: %d %s", resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, job); err != nil || !job.Success {
+		t.Fatalf("capture job %s (%v)", body, err)
+	}
+	if job.ID == "" {
+		t.Fatalf("no capture job id in %s", body)
+	}
+}
