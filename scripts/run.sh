@@ -77,10 +77,27 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# 1. The central service. Its own folder is its working directory, so that
-# no linestation-central.toml from elsewhere is read.
+# 1. The central service, with a config of its own in its folder (its
+# working directory, so that no linestation-central.toml from elsewhere is
+# read): the DSCSA exchange runs for the demo company, writing the EPCIS
+# documents of shipments for the demo partner as files.
+central_cfg="$central_dir/linestation-central.toml"
+if [ ! -f "$central_cfg" ]; then
+	cat >"$central_cfg" <<EOF
+# The central service of 'make run' (written by scripts/run.sh). Edit it
+# freely; 'linestation serve --init' writes every setting, commented.
+
+[dscsa]
+# The demo company (the owner of the demo site in 'linestation demo seed').
+gln = "0300010000015"
+contact = "qa@demo-pharma.example"
+# Documents for partners delivered as files land here, one folder each.
+files = "dscsa-outbound"
+EOF
+	say "wrote $central_cfg"
+fi
 say "starting the central service on $url (data $dir/central, log $log)"
-(cd "$central_dir" && exec "$bin" serve --listen "$addr" --data .) >"$log" 2>&1 &
+(cd "$central_dir" && exec "$bin" serve --config "$central_cfg" --listen "$addr" --data .) >"$log" 2>&1 &
 central=$!
 for _ in $(seq 1 300); do
 	grep -q "central service .* on $url" "$log" && break
@@ -95,7 +112,7 @@ for _ in $(seq 1 300); do
 done
 grep -q "central service .* on $url" "$log" || { say "the central service did not come up within 30 s; see $log" >&2; exit 1; }
 
-serve() { (cd "$central_dir" && "$bin" serve "$@" --data .); }
+serve() { (cd "$central_dir" && "$bin" serve "$@" --config "$central_cfg" --data .); }
 
 # 2. The demo master data, through the ERP API with a fresh ERP token (the
 # previous one is revoked; no token is kept on disk).

@@ -20,6 +20,9 @@ const (
 	PathProducts = "/v1/products" // GET -> []station.Product; /{gtin}: GET, PUT station.Product
 	PathOrders   = "/v1/orders"   // GET -> []Order; POST Order; /{id}: GET -> OrderProgress, PUT Order
 	PathUsers    = "/v1/users"    // GET -> []User (without credential hashes); /{id}: PUT User
+
+	PathDSCSALocations = "/v1/dscsa/locations" // GET; /{gln}: PUT, location master data (see uplink/dscsa)
+	PathDSCSAPartners  = "/v1/dscsa/partners"  // GET; /{id}: PUT, trading partners (see uplink/dscsa)
 )
 
 // Product returns one product.
@@ -64,4 +67,16 @@ func (a *API) PutUser(ctx context.Context, u User) (User, error) {
 	var out User
 	err := a.doJSON(ctx, http.MethodPut, PathUsers+"/"+url.PathEscape(u.ID), nil, u, &out)
 	return out, err
+}
+
+// Get reads path of the ERP API into out, for the routes this client has
+// no typed method for (their types live with the packages that serve them).
+func (a *API) Get(ctx context.Context, path string, out any) error {
+	return a.do(ctx, http.MethodGet, path, nil, nil, "", out)
+}
+
+// Put sends in to path of the ERP API with PUT and reads the answer into
+// out (nil: the answer is not read).
+func (a *API) Put(ctx context.Context, path string, in, out any) error {
+	return a.doJSON(ctx, http.MethodPut, path, nil, in, out)
 }

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/station/auth"
 	"github.com/linestation/linestation/uplink"
+	"github.com/linestation/linestation/uplink/dscsa"
 )
 
 const demoUsage = `Usage: linestation demo seed --central URL [--token TOKEN] [--line LINE] [--wait DURATION]
@@ -19,7 +21,10 @@ FOR DEMOS AND DEVELOPMENT ONLY. 'make run' uses it.
 Records the simulated line's demo master data in a central service through
 its ERP API, as an ERP would: the two demo products, the demo users with
 their PINs (only their argon2id hashes are sent), and one packaging order
-released to LINE. What the central already holds is left as it is, so a
+released to LINE. When the central runs the DSCSA exchange ([dscsa] gln), also
+the demo site with the station LINE at it, the demo company and the demo
+trading partner (documents delivered as files), so that a shipment made at
+the kiosk becomes an EPCIS document. What the central already holds is left as it is, so a
 second run changes nothing. Then it prints the demo users and their PINs.
 
 Never run it against a central that real stations use: the demo PINs are
@@ -89,6 +94,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "Demo master data in the central service at %s: the products %s and %s, order %s (%s for line %s), and the demo users (%s).\n",
 		api.URL(), demoProducts()[0].Name, demoProducts()[1].Name, demoOrderID, res.order.State, res.order.Line, res)
+	if res.dscsa {
+		fmt.Fprintf(stdout, "DSCSA: the demo site %s (station %s) ships to %s (GLN %s); their documents are written as files by the central service.\n",
+			demoSiteGLN, *line, demoPartners[0].Name, demoPartners[0].GLN)
+	} else {
+		fmt.Fprintln(stdout, "DSCSA: the exchange is off at this central service ([dscsa] gln is not set): shipments made at the kiosk get no EPCIS document.")
+	}
 	return printDemoUsers(stdout)
 }
 
@@ -113,6 +124,7 @@ func waitCentral(ctx context.Context, api *uplink.API, wait time.Duration) error
 type seedResult struct {
 	products, users, orders int          // created now
 	order                   uplink.Order // the demo order as the central holds it (its line may be another's)
+	dscsa                   bool         // the central runs the DSCSA exchange: the demo site and partner are there
 }
 
 func (r seedResult) String() string {
@@ -169,5 +181,65 @@ func seedCentral(ctx context.Context, api *uplink.API, line string, now time.Tim
 		return res, fmt.Errorf("order %s: %w", o.ID, err)
 	}
 	res.order = p.Order
-	return res, nil
+	res.dscsa, err = seedDSCSA(ctx, api, line)
+	return res, err
+}
+
+// demoLocations are the demo company, its plant (where the station is)
+// and the demo partner with its receiving location.
+func demoLocations(line string) []dscsa.Location {
+	return []dscsa.Location{
+		{GLN: demoOwnerGLN, CompanyPrefixLength: 7, Name: "Demo Pharma Inc.", City: "Springfield", State: "NJ", CountryCode: "US"},
+		{GLN: demoSiteGLN, CompanyPrefixLength: 7, Name: "Demo Pharma packaging plant", City: "Springfield", State: "NJ", CountryCode: "US",
+			Stations: []string{line}},
+		{GLN: demoPartners[0].GLN, CompanyPrefixLength: 7, Name: demoPartners[0].Name, City: "Riverside", State: "PA", CountryCode: "US"},
+		{GLN: demoPartners[0].ShipTo, CompanyPrefixLength: 7, Name: demoPartners[0].Name + " distribution centre", City: "Riverside", State: "PA", CountryCode: "US"},
+	}
+}
+
+// demoPartnerID is the demo partner's id at the central.
+const demoPartnerID = "example-wholesale"
+
+// seedDSCSA records the demo locations and partner when the central runs
+// the DSCSA exchange; it reports whether it does. A location the central
+// holds already is left as it is, but the station is added to the site's.
+func seedDSCSA(ctx context.Context, api *uplink.API, line string) (bool, error) {
+	var have []dscsa.Location
+	err := api.Get(ctx, uplink.PathDSCSALocations, &have)
+	if station.ErrorCode(err) == station.EUNAVAILABLE {
+		return false, nil // the exchange is off at this central
+	} else if err != nil {
+		return false, fmt.Errorf("read DSCSA locations: %w", err)
+	}
+	held := map[string]dscsa.Location{}
+	for _, l := range have {
+		held[l.GLN] = l
+	}
+	for _, l := range demoLocations(line) {
+		if h, ok := held[l.GLN]; ok {
+			if len(l.Stations) == 0 || slices.Contains(h.Stations, line) {
+				continue
+			}
+			l = h
+			l.Stations = append(l.Stations, line)
+		}
+		if err := api.Put(ctx, uplink.PathDSCSALocations+"/"+l.GLN, l, nil); err != nil {
+			return true, fmt.Errorf("DSCSA location %s: %w", l.GLN, err)
+		}
+	}
+	var partners []dscsa.Partner
+	if err := api.Get(ctx, uplink.PathDSCSAPartners, &partners); err != nil {
+		return true, fmt.Errorf("read DSCSA partners: %w", err)
+	}
+	for _, p := range partners {
+		if p.ID == demoPartnerID {
+			return true, nil
+		}
+	}
+	p := dscsa.Partner{ID: demoPartnerID, Name: demoPartners[0].Name, GLN: demoPartners[0].GLN,
+		Delivery: dscsa.DeliveryConfig{Method: "file"}, Permissions: []string{"capture", "query", "verify", "trace"}}
+	if err := api.Put(ctx, uplink.PathDSCSAPartners+"/"+p.ID, p, nil); err != nil {
+		return true, fmt.Errorf("DSCSA partner %s: %w", p.ID, err)
+	}
+	return true, nil
 }

@@ -2,11 +2,18 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/linestation/linestation/station"
+	"github.com/linestation/linestation/station/stationtest"
+	"github.com/linestation/linestation/uplink"
 	"github.com/linestation/linestation/uplink/central"
+	"github.com/linestation/linestation/uplink/dscsa"
 )
 
 // TestDemoSeed runs 'linestation demo seed' against a real central: the
@@ -23,7 +30,7 @@ func TestDemoSeed(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("demo seed: exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"added now: 2 of 2 products, 5 of 5 users, 1 of 1 order", "released for line line-7", "sam", "314159", "ada", "161803"} {
+	for _, want := range []string{"added now: 2 of 2 products, 5 of 5 users, 1 of 1 order", "released for line line-7", "sam", "314159", "ada", "161803", "DSCSA: the exchange is off"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("demo seed printed no %q:\n%s", want, out)
 		}
@@ -59,5 +66,73 @@ func TestDemoSeed(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want %d and %q", code, errOut, tt.code, tt.want)
 			}
 		})
+	}
+}
+
+// TestDemoSeed_DSCSA: against a serve running the DSCSA exchange, demo
+// seed registers the demo site with the station at it, the company and the
+// partner with its locations, so that a shipment made at the demo kiosk has
+// every location its document needs; a second run keeps them as they are.
+func TestDemoSeed_DSCSA(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "central.toml")
+	text := "listen = \"127.0.0.1:0\"\ndata = \"data\"\n[dscsa]\ngln = \"" + demoOwnerGLN + "\"\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut serveBuffer
+	done := make(chan int, 1)
+	go func() { done <- report(runServe(ctx, []string{"--config", cfg}, &out, &errOut), &errOut) }()
+	var url string
+	stationtest.Poll(t, 20*time.Second, "serve to print its URL", func() bool {
+		if m := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+) `).FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+			return true
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d: %s", code, errOut.String())
+		default:
+		}
+		return false
+	})
+	code, tokOut, tokErr := runServeCmd(t, ctx, "erp", "add", "demo", "--config", cfg)
+	token := regexp.MustCompile(`(?m)^lst_\S+`).FindString(tokOut)
+	if code != exitOK || token == "" {
+		t.Fatalf("serve erp add: exit %d, %q %q", code, tokOut, tokErr)
+	}
+	t.Setenv(demoTokenEnv, token)
+	for i := range 2 {
+		code, seedOut, seedErr := run(t, "", "demo", "seed", "--central", url, "--line", "line-3")
+		if code != exitOK || !strings.Contains(seedOut, "DSCSA: the demo site "+demoSiteGLN+" (station line-3) ships to Example Wholesale") {
+			t.Fatalf("demo seed %d: exit %d, stdout %q, stderr %q", i+1, code, seedOut, seedErr)
+		}
+	}
+	api, err := uplink.NewAPI(url, token, nil)
+	must(t, err)
+	var locs []dscsa.Location
+	must(t, api.Get(ctx, uplink.PathDSCSALocations, &locs))
+	byGLN := map[string]dscsa.Location{}
+	for _, l := range locs {
+		byGLN[l.GLN] = l
+	}
+	for _, gln := range []string{demoOwnerGLN, demoSiteGLN, demoPartners[0].GLN, demoPartners[0].ShipTo} {
+		if _, ok := byGLN[gln]; !ok {
+			t.Fatalf("no location %s at the central: %+v", gln, locs)
+		}
+	}
+	if got := byGLN[demoSiteGLN].Stations; len(got) != 1 || got[0] != "line-3" {
+		t.Fatalf("demo site stations %v, want [line-3] once", got)
+	}
+	var partners []dscsa.Partner
+	must(t, api.Get(ctx, uplink.PathDSCSAPartners, &partners))
+	if len(partners) != 1 || partners[0].GLN != demoPartners[0].GLN || partners[0].Delivery.Method != "file" {
+		t.Fatalf("partners %+v", partners)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("serve exited with %d: %s", code, errOut.String())
 	}
 }
