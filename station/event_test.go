@@ -123,6 +123,7 @@ func goldenPayloads(tb testing.TB) []station.Payload {
 		station.StockReturned{Items: []station.Item{u("A1")}, From: gln, Reason: "damaged in transit"},
 		station.StockQuarantined{Items: []station.Item{u("A1"), u("A2")}, Reason: "suspect"},
 		station.StockReleased{Items: []station.Item{u("A1")}, Reason: "QA released"},
+		station.SSCCRangeReceived{Prefix: "0300012", First: 20000, Last: 29999, Block: 3},
 	}
 }
 

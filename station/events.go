@@ -55,6 +55,7 @@ const (
 	EventStockReturned     EventType = "stock.returned"      // StockReturned: back from a partner, into quarantine
 	EventStockQuarantined  EventType = "stock.quarantined"   // StockQuarantined
 	EventStockReleased     EventType = "stock.released"      // StockReleased: out of quarantine
+	EventSSCCRangeReceived EventType = "sscc.range_received" // SSCCRangeReceived: a block of SSCC serial references from the central
 )
 
 // EventTypes lists the catalogue, in the order above.
@@ -70,6 +71,7 @@ func EventTypes() []EventType {
 		EventSignatureRecorded, EventAggregationOpened, EventAggregationClosed, EventOrderReconciled,
 		EventShipmentCreated, EventShipmentPicked, EventShipmentUnpicked, EventShipmentPacked, EventShipmentShipped,
 		EventStockReceived, EventStockReturned, EventStockQuarantined, EventStockReleased,
+		EventSSCCRangeReceived,
 	}
 }
 
@@ -159,6 +161,8 @@ func NewPayload(t EventType) (Payload, error) {
 		return &StockQuarantined{}, nil
 	case EventStockReleased:
 		return &StockReleased{}, nil
+	case EventSSCCRangeReceived:
+		return &SSCCRangeReceived{}, nil
 	}
 	return nil, Errorf(EINVALID, "unknown event type %q", t)
 }
@@ -570,6 +574,34 @@ func (p SSCCAllocated) Validate() error {
 		}
 	}
 	return validateSSCC(p.SSCC)
+}
+
+// SSCCRangeReceived records a block of SSCC serial references of a company
+// prefix that the central service gave this station: the station may make
+// the SSCCs extension digit + prefix + reference + check digit for every
+// reference from First to Last (inclusive) and any extension digit. The
+// central never gives a reference to two stations, so stations that share
+// a company prefix never make the same SSCC.
+type SSCCRangeReceived struct {
+	Prefix string `json:"prefix"` // GS1 company prefix, 6 to 12 digits
+	First  uint64 `json:"first"`
+	Last   uint64 `json:"last"`
+	Block  int64  `json:"block"` // the central's id of the block
+}
+
+// EventType implements Payload.
+func (SSCCRangeReceived) EventType() EventType { return EventSSCCRangeReceived }
+
+// Validate implements Payload.
+func (p SSCCRangeReceived) Validate() error {
+	r := SSCCRange{Prefix: p.Prefix, First: p.First, Last: p.Last, Block: p.Block}
+	if err := r.Validate(); err != nil {
+		return Errorf(EINVALID, "%s: %s", EventSSCCRangeReceived, ErrorMessage(err))
+	}
+	if p.Block < 1 {
+		return Errorf(EINVALID, "%s: block %d must be positive", EventSSCCRangeReceived, p.Block)
+	}
+	return nil
 }
 
 // maxChildren bounds the children of one aggregation event.
