@@ -54,6 +54,7 @@ func (s *Server) routeTable() []route {
 		{http.MethodPost, uplink.PathPools, uplink.RoleStation, s.reserve},
 		{http.MethodGet, uplink.PathPools, uplink.RoleStation, s.reservations},
 		{http.MethodPost, uplink.PathPoolsFree, uplink.RoleStation, s.release},
+		{http.MethodPost, uplink.PathSSCC, uplink.RoleStation, s.reserveSSCC},
 
 		{http.MethodGet, "/v1/products", uplink.RoleERP, s.listProducts},
 		{http.MethodPost, "/v1/products", uplink.RoleERP, s.postProduct},
