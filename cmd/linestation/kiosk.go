@@ -247,9 +247,9 @@ func openStation(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 	}
 	st.svc, err = station.NewService(station.Config{
 		Ledger: db, Clock: st.clock, Line: cfg.Station.Line, Printer: dev.Printer, Source: source,
-		Pool:   station.PoolPolicy{LowWater: cfg.Pool.LowWater, Batch: cfg.Pool.Batch},
-		Auth:   station.AuthPolicy{MaxFailures: cfg.Auth.MaxFailures, IdleTimeout: cfg.Auth.IdleTimeout.Duration},
-		SSCC:   ssccs, SSCCBlock: cfg.Central.SSCCBlock, SSCCFirst: ssccFirst, SSCCLast: ssccLast,
+		Pool: station.PoolPolicy{LowWater: cfg.Pool.LowWater, Batch: cfg.Pool.Batch},
+		Auth: station.AuthPolicy{MaxFailures: cfg.Auth.MaxFailures, IdleTimeout: cfg.Auth.IdleTimeout.Duration},
+		SSCC: ssccs, SSCCBlock: cfg.Central.SSCCBlock, SSCCFirst: ssccFirst, SSCCLast: ssccLast,
 		Logger: logger.With("component", "station"),
 	})
 	if err != nil {
