@@ -23,7 +23,7 @@ type sqlConn interface {
 // projectionTables lists the tables derived from the journal, children
 // before the tables they reference (the order rebuild empties them in).
 func projectionTables() []string {
-	return []string{"order_rejects", "shipment_items", "shipments", "stock", "containers", "aggregation", "ssccs", "serials", "pools",
+	return []string{"sscc_ranges", "order_rejects", "shipment_items", "shipments", "stock", "containers", "aggregation", "ssccs", "serials", "pools",
 		"product_gtins", "products", "users", "orders"}
 }
 
@@ -62,6 +62,8 @@ func apply(ctx context.Context, c sqlConn, ev *station.Event, p station.Payload)
 		return applyUnit(ctx, c, ev.Seq, p.GTIN, p.Serial, station.UnitStateSampled, p.Purpose, "sampled")
 	case *station.SSCCAllocated:
 		return applySSCCAllocated(ctx, c, ev.Seq, p)
+	case *station.SSCCRangeReceived:
+		return applySSCCRange(ctx, c, ev.Seq, p)
 	case *station.AggregationPacked:
 		return applyPacked(ctx, c, ev.Seq, p)
 	case *station.AggregationUnpacked:
@@ -319,6 +321,27 @@ func applySSCCAllocated(ctx context.Context, c sqlConn, seq int64, p *station.SS
 	}
 	if err != nil {
 		return formatError(fmt.Errorf("allocate SSCC %s: %w", p.SSCC, err))
+	}
+	return nil
+}
+
+// applySSCCRange records a block of SSCC serial references; one that
+// overlaps a block held before is refused, since its SSCCs could be made
+// twice.
+func applySSCCRange(ctx context.Context, c sqlConn, seq int64, p *station.SSCCRangeReceived) error {
+	var first, last, at int64
+	err := c.QueryRowContext(ctx, `SELECT first, last, seq FROM sscc_ranges WHERE prefix = ? AND first <= ? AND last >= ? LIMIT 1`,
+		p.Prefix, int64(p.Last), int64(p.First)).Scan(&first, &last, &at)
+	if err == nil {
+		return station.Errorf(station.ECONFLICT, "SSCC block %d..%d of company prefix %s overlaps the block %d..%d this station received at seq %d: a block is given once",
+			p.First, p.Last, p.Prefix, first, last, at)
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return formatError(fmt.Errorf("read SSCC ranges of company prefix %s: %w", p.Prefix, err))
+	}
+	if _, err := c.ExecContext(ctx, `INSERT INTO sscc_ranges (prefix, first, last, block, seq) VALUES (?, ?, ?, ?, ?)`,
+		p.Prefix, int64(p.First), int64(p.Last), p.Block, seq); err != nil {
+		return formatError(fmt.Errorf("record SSCC block %d of company prefix %s: %w", p.Block, p.Prefix, err))
 	}
 	return nil
 }

@@ -331,6 +331,30 @@ func (db *DB) MaxSSCC(ctx context.Context, from, to string) (string, error) {
 	return top.String, nil
 }
 
+// SSCCRanges returns the blocks of SSCC serial references of a company
+// prefix this station received, by first reference.
+func (db *DB) SSCCRanges(ctx context.Context, prefix string) ([]station.SSCCRange, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT first, last, block FROM sscc_ranges WHERE prefix = ? ORDER BY first`, prefix)
+	if err != nil {
+		return nil, formatError(fmt.Errorf("read SSCC ranges of company prefix %s: %w", prefix, err))
+	}
+	defer rows.Close()
+	var out []station.SSCCRange
+	for rows.Next() {
+		r := station.SSCCRange{Prefix: prefix}
+		var first, last int64
+		if err := rows.Scan(&first, &last, &r.Block); err != nil {
+			return nil, formatError(fmt.Errorf("read SSCC ranges of company prefix %s: %w", prefix, err))
+		}
+		r.First, r.Last = uint64(first), uint64(last)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, formatError(fmt.Errorf("read SSCC ranges of company prefix %s: %w", prefix, err))
+	}
+	return out, nil
+}
+
 // Product returns the product whose unit or packaging-level GTIN is gtin.
 func (db *DB) Product(ctx context.Context, gtin string) (station.Product, error) {
 	var p station.Product

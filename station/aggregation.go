@@ -183,54 +183,6 @@ func (s *Service) OpenParent(ctx context.Context, user, order string, level Aggr
 	return s.ledger.Container(ctx, parent)
 }
 
-// allocateSSCC takes the next SSCC of the product's company prefix and the
-// level's extension digit within this station's range and records it with
-// the events then(sscc) in one transaction. SSCCs count up and are never
-// reused: the ledger refuses one allocated before.
-func (s *Service) allocateSSCC(ctx context.Context, p Product, pl PackagingLevel, order, user string, then func(Item) NewEvent) (Item, error) {
-	s.ssccMu.Lock()
-	defer s.ssccMu.Unlock()
-	prefix := p.CompanyPrefix()
-	digits := 16 - len(prefix)
-	space := uint64(1)
-	for i := 0; i < digits; i++ {
-		space *= 10
-	}
-	first, last := s.ssccFirst, s.ssccLast
-	if last == 0 || last > space-1 {
-		last = space - 1
-	}
-	if first > last {
-		return Item{}, Errorf(ECONFLICT, "this station's SSCC range starts at %d, beyond the %d-digit serial references of company prefix %s", first, digits, prefix)
-	}
-	head := strconv.Itoa(pl.Extension) + prefix
-	pad := func(n uint64) string { return fmt.Sprintf("%0*d", digits, n) }
-	top, err := s.ledger.MaxSSCC(ctx, head+pad(first)+"0", head+pad(last)+"9")
-	if err != nil {
-		return Item{}, fmt.Errorf("allocate SSCC: %w", err)
-	}
-	next := first
-	if top != "" {
-		n, err := strconv.ParseUint(top[len(head):17], 10, 64)
-		if err != nil {
-			return Item{}, fmt.Errorf("allocate SSCC: read %s: %w", top, err)
-		}
-		next = n + 1
-	}
-	if next > last {
-		return Item{}, Errorf(ECONFLICT, "the SSCC range of this station for company prefix %s and extension %d is used up (last %d): ask for a new range", prefix, pl.Extension, last)
-	}
-	sscc, err := gs1.BuildSSCC(strconv.Itoa(pl.Extension), prefix, pad(next))
-	if err != nil {
-		return Item{}, Errorf(EINVALID, "build SSCC: %v", err)
-	}
-	item := SSCCItem(sscc)
-	if _, err := s.ledger.Append(ctx, NewEvent{Payload: SSCCAllocated{SSCC: sscc, Level: pl.Level, Order: order}, User: user}, then(item)); err != nil {
-		return Item{}, fmt.Errorf("allocate SSCC %s: %w", sscc, err)
-	}
-	return item, nil
-}
-
 // packCheck is what checkChild found out about a child.
 type packCheck struct {
 	level AggregationLevel

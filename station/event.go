@@ -235,6 +235,9 @@ type Ledger interface {
 	// MaxSSCC returns the largest SSCC allocated at this station between
 	// from and to (18-digit strings, inclusive), or "" when there is none.
 	MaxSSCC(ctx context.Context, from, to string) (string, error)
+	// SSCCRanges returns the blocks of SSCC serial references of a company
+	// prefix that this station received (SSCCRangeReceived), by First.
+	SSCCRanges(ctx context.Context, prefix string) ([]SSCCRange, error)
 
 	// Product returns the product whose unit GTIN or packaging-level GTIN
 	// is gtin (its latest definition); ENOTFOUND when none.

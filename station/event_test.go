@@ -126,6 +126,7 @@ func goldenPayloads(tb testing.TB) []station.Payload {
 		station.InboundReceived{Receipt: 7, Capture: "cj-0190b2c4", Document: "WH-DOC-1", Partner: "mfr", From: gln, PO: "PO-9", Location: gln,
 			Items: []station.Item{station.SSCCItem(sscc), u("X9")}, Units: 16, Received: 15, Missing: 1, Unexpected: 1,
 			Report: "5b0f4c1e-8f3a-4d2b-9c1e-2a7b6e0f9a11"},
+		station.SSCCRangeReceived{Prefix: "0300012", First: 20000, Last: 29999, Block: 3},
 	}
 }
 

@@ -56,6 +56,7 @@ const (
 	EventStockQuarantined  EventType = "stock.quarantined"   // StockQuarantined
 	EventStockReleased     EventType = "stock.released"      // StockReleased: out of quarantine
 	EventInboundReceived   EventType = "inbound.received"    // InboundReceived: a partner's shipment received against its document
+	EventSSCCRangeReceived EventType = "sscc.range_received" // SSCCRangeReceived: a block of SSCC serial references from the central
 )
 
 // EventTypes lists the catalogue, in the order above.
@@ -72,6 +73,7 @@ func EventTypes() []EventType {
 		EventShipmentCreated, EventShipmentPicked, EventShipmentUnpicked, EventShipmentPacked, EventShipmentShipped,
 		EventStockReceived, EventStockReturned, EventStockQuarantined, EventStockReleased,
 		EventInboundReceived,
+		EventSSCCRangeReceived,
 	}
 }
 
@@ -163,6 +165,8 @@ func NewPayload(t EventType) (Payload, error) {
 		return &StockReleased{}, nil
 	case EventInboundReceived:
 		return &InboundReceived{}, nil
+	case EventSSCCRangeReceived:
+		return &SSCCRangeReceived{}, nil
 	}
 	return nil, Errorf(EINVALID, "unknown event type %q", t)
 }
@@ -574,6 +578,34 @@ func (p SSCCAllocated) Validate() error {
 		}
 	}
 	return validateSSCC(p.SSCC)
+}
+
+// SSCCRangeReceived records a block of SSCC serial references of a company
+// prefix that the central service gave this station: the station may make
+// the SSCCs extension digit + prefix + reference + check digit for every
+// reference from First to Last (inclusive) and any extension digit. The
+// central never gives a reference to two stations, so stations that share
+// a company prefix never make the same SSCC.
+type SSCCRangeReceived struct {
+	Prefix string `json:"prefix"` // GS1 company prefix, 6 to 12 digits
+	First  uint64 `json:"first"`
+	Last   uint64 `json:"last"`
+	Block  int64  `json:"block"` // the central's id of the block
+}
+
+// EventType implements Payload.
+func (SSCCRangeReceived) EventType() EventType { return EventSSCCRangeReceived }
+
+// Validate implements Payload.
+func (p SSCCRangeReceived) Validate() error {
+	r := SSCCRange{Prefix: p.Prefix, First: p.First, Last: p.Last, Block: p.Block}
+	if err := r.Validate(); err != nil {
+		return Errorf(EINVALID, "%s: %s", EventSSCCRangeReceived, ErrorMessage(err))
+	}
+	if p.Block < 1 {
+		return Errorf(EINVALID, "%s: block %d must be positive", EventSSCCRangeReceived, p.Block)
+	}
+	return nil
 }
 
 // maxChildren bounds the children of one aggregation event.

@@ -30,10 +30,20 @@ type Config struct {
 	Printer Printer
 	// Auth is the sign-in and signature policy.
 	Auth AuthPolicy
-	// SSCCFirst and SSCCLast bound the SSCC serial references this station
-	// may use (the central service gives each station its own range, so
-	// that two stations never make the same SSCC). Zero SSCCLast means the
-	// whole space of each company prefix.
+	// SSCC is the authority that gives this station blocks of SSCC serial
+	// references (the central service, so that two stations never make the
+	// same SSCC); SSCCs are then made only from the blocks recorded in the
+	// ledger (SSCCRangeReceived). nil: standalone, SSCCs are made from
+	// SSCCFirst..SSCCLast.
+	SSCC SSCCSource
+	// SSCCBlock is how many serial references to ask SSCC for at a time;
+	// default DefaultSSCCBlock. A new block is asked for, in the background,
+	// when fewer than a tenth of a block are left.
+	SSCCBlock uint64
+	// SSCCFirst and SSCCLast bound the SSCC serial references a standalone
+	// station (SSCC nil) may use: several standalone stations that share a
+	// company prefix need ranges of their own. Zero SSCCLast means the whole
+	// space of each company prefix.
 	SSCCFirst, SSCCLast uint64
 	// Inbound is the central's DSCSA exchange for receiving partners'
 	// shipments against their documents; nil (standalone) refuses that
@@ -60,6 +70,14 @@ type Service struct {
 
 	ssccFirst, ssccLast uint64
 	ssccMu              sync.Mutex // serializes SSCC allocation
+	sscc                SSCCSource // nil: standalone
+	ssccBlock           uint64
+	ssccFetching        map[string]bool // company prefixes with a block request in flight; under ssccFetchMu
+	ssccFetchMu         sync.Mutex
+	ssccReqMu           sync.Mutex      // one block request at a time
+	life                context.Context // cancelled by Close: stops background block requests
+	stop                context.CancelFunc
+	wg                  sync.WaitGroup
 }
 
 // NewService checks cfg and returns a Service. Close it to stop background
@@ -77,8 +95,16 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.SSCCLast != 0 && cfg.SSCCFirst > cfg.SSCCLast {
 		return nil, Errorf(EINVALID, "SSCC range %d..%d is empty", cfg.SSCCFirst, cfg.SSCCLast)
 	}
+	if cfg.SSCCBlock == 0 {
+		cfg.SSCCBlock = DefaultSSCCBlock
+	}
+	if cfg.SSCCBlock > MaxSSCCBlock {
+		return nil, Errorf(EINVALID, "SSCC block %d: at most %d serial references at a time", cfg.SSCCBlock, MaxSSCCBlock)
+	}
+	life, stop := context.WithCancel(context.Background())
 	s := &Service{ledger: cfg.Ledger, clock: cfg.Clock, line: cfg.Line, auth: cfg.Auth.WithDefaults(), printer: cfg.Printer,
-		logger: cfg.Logger, inbound: cfg.Inbound, ssccFirst: cfg.SSCCFirst, ssccLast: cfg.SSCCLast}
+		logger: cfg.Logger, inbound: cfg.Inbound, ssccFirst: cfg.SSCCFirst, ssccLast: cfg.SSCCLast, sscc: cfg.SSCC, ssccBlock: cfg.SSCCBlock,
+		ssccFetching: map[string]bool{}, life: life, stop: stop}
 	s.pools = newPools(cfg.Ledger, cfg.Source, cfg.Pool, cfg.Logger, func(ctx context.Context, gtin string) (SerialScheme, error) {
 		p, err := s.ledger.Product(ctx, gtin)
 		if err != nil {
@@ -89,8 +115,11 @@ func NewService(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Close stops background work (pool replenishment) and waits for it.
+// Close stops background work (pool replenishment, SSCC block requests)
+// and waits for it.
 func (s *Service) Close() error {
+	s.stop()
+	s.wg.Wait()
 	s.pools.Close()
 	return nil
 }

@@ -163,6 +163,15 @@ func (a *API) Reserve(ctx context.Context, req ReserveRequest) (Reservation, err
 	return r, err
 }
 
+// ReserveSSCC asks the central for a block of SSCC serial references.
+// Retrying with the same RequestID after a lost answer returns the same
+// block.
+func (a *API) ReserveSSCC(ctx context.Context, req SSCCRequest) (SSCCBlock, error) {
+	var b SSCCBlock
+	err := a.doJSON(ctx, http.MethodPost, PathSSCC, nil, req, &b)
+	return b, err
+}
+
 // Reservations returns the caller's reservations with an id above after,
 // serials included: what a station needs to recover serials whose
 // reservation answer it never recorded.

@@ -337,6 +337,10 @@ func (c *Client) drain(ctx context.Context, synced *bool) error {
 	if err := c.refreshBacklog(ctx, acked.Seq); err != nil {
 		return err
 	}
+	// After a start or a failure the station reports its head even when it
+	// has nothing to send: a central restored from a backup waits for that
+	// word from every station before it issues serials again.
+	report := !*synced
 	if !*synced {
 		// After a start or a failure, take the central's word for what it
 		// holds: it may hold more (its answer was lost) or less (it was
@@ -365,18 +369,24 @@ func (c *Client) drain(ctx context.Context, synced *bool) error {
 			return fmt.Errorf("read outbox from seq %d: %w", acked.Seq+1, err)
 		}
 		c.setBacklog(acked.Seq, head.Seq, evs)
-		if len(evs) == 0 {
+		if len(evs) == 0 && !report {
 			return nil
 		}
 		b := &Batch{Station: j.Station(), Events: evs, Outbox: OutboxReport{
-			Head: head.Seq, Waiting: head.Seq - acked.Seq, Oldest: evs[0].Time, Sent: c.cfg.Now().UTC(), Version: c.cfg.Version,
+			Head: head.Seq, Waiting: head.Seq - acked.Seq, Sent: c.cfg.Now().UTC(), Version: c.cfg.Version,
 		}}
+		if len(evs) == 0 {
+			b.Events = []station.Event{}
+		} else {
+			b.Outbox.Oldest = evs[0].Time
+		}
+		report = false
 		ack, err := c.cfg.API.Push(ctx, b)
 		var aerr *APIError
 		if errors.As(err, &aerr) && aerr.Detail.Held != nil && rewinds < 3 && aerr.Detail.Held.Seq != acked.Seq {
 			// A gap: the central holds less (or more) than the cursor says.
 			held := aerr.Detail.Held
-			c.logger.Warn("central refused the batch; resending from what it holds", logKeySeq, evs[0].Seq, "held", held.Seq, "error", aerr.Detail.Message)
+			c.logger.Warn("central refused the batch; resending from what it holds", logKeySeq, acked.Seq+1, "held", held.Seq, "error", aerr.Detail.Message)
 			if err := j.Acknowledge(ctx, held.Seq, held.Hash); err != nil {
 				return fmt.Errorf("align the outbox cursor with the central (seq %d): %w", held.Seq, err)
 			}
@@ -385,6 +395,9 @@ func (c *Client) drain(ctx context.Context, synced *bool) error {
 			continue
 		}
 		if err != nil {
+			if len(evs) == 0 {
+				return fmt.Errorf("report head seq %d: %w", head.Seq, err)
+			}
 			return fmt.Errorf("send seq %d to %d: %w", evs[0].Seq, evs[len(evs)-1].Seq, err)
 		}
 		if err := j.Acknowledge(ctx, ack.Seq, ack.Hash); err != nil {

@@ -26,6 +26,7 @@ const (
 	PathPoolsFree  = "/v1/sync/pools/release"
 	PathInbound    = "/v1/sync/inbound"  // GET -> []station.InboundDocument (partners' documents waiting at the station's site)
 	PathReceipts   = "/v1/sync/receipts" // POST InboundReceiveRequest -> station.InboundReceipt
+	PathSSCC       = "/v1/sync/sscc"     // POST SSCCRequest -> SSCCBlock
 )
 
 // InboundReceiveRequest is what a station scanned against a partner's
@@ -219,6 +220,28 @@ type Reservation struct {
 	Holder    string    `json:"holder"`
 	RequestID string    `json:"request_id"`
 	Serials   []string  `json:"serials"`
+	Created   time.Time `json:"created"`
+}
+
+// SSCCRequest asks the central for a block of SSCC serial references of a
+// GS1 company prefix. A retried request with the same RequestID returns
+// the same block.
+type SSCCRequest struct {
+	Prefix    string `json:"prefix"`
+	Count     uint64 `json:"count"`      // 1 to station.MaxSSCCBlock
+	RequestID string `json:"request_id"` // chosen by the caller, unique per caller
+}
+
+// SSCCBlock is a block of SSCC serial references issued to one station:
+// every reference from First to Last, with any extension digit. A block is
+// issued once, for ever, and never overlaps another.
+type SSCCBlock struct {
+	ID        int64     `json:"id"`
+	Prefix    string    `json:"prefix"`
+	First     uint64    `json:"first"`
+	Last      uint64    `json:"last"`
+	Holder    string    `json:"holder"`
+	RequestID string    `json:"request_id"`
 	Created   time.Time `json:"created"`
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/linestation/linestation/localdb/centraldb"
@@ -163,6 +164,10 @@ func (r restoredCentralStore) Check(ctx context.Context) error { return r.db.Che
 
 func (r restoredCentralStore) Close() error { return r.db.Close() }
 
+func (r restoredCentralStore) MarkRestored(ctx context.Context, generation string) ([]string, error) {
+	return r.db.MarkRestored(ctx, generation)
+}
+
 func openRestoredCentral(stderr io.Writer) func(ctx context.Context, path string) (backup.CentralStore, error) {
 	return func(ctx context.Context, path string) (backup.CentralStore, error) {
 		db, err := centraldb.Open(ctx, path, centraldb.Options{Logger: warnLogger(stderr)})
@@ -225,6 +230,10 @@ func runRestoreCentral(ctx context.Context, a centralRestoreArgs, stdout, stderr
 	}
 	fmt.Fprintf(stdout, "verify     SQLite integrity and every station's journal intact (%d bytes downloaded in %s)\n", res.Downloaded, time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(stdout, "next       start 'linestation serve': stations send again what they pushed after %s\n", m.Created.UTC().Format(time.RFC3339))
+	if len(res.Awaited) > 0 {
+		fmt.Fprintf(stdout, "issuance   no serials or SSCC blocks are issued until these stations have synced: %s\n", strings.Join(res.Awaited, ", "))
+		fmt.Fprintf(stdout, "           (a station gone for good: 'linestation serve restore-accept STATION')\n")
+	}
 	return nil
 }
 

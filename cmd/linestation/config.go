@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +51,35 @@ type StationConfig struct {
 	Line     string `toml:"line"`
 	DB       string `toml:"db"`
 	Language string `toml:"language"`
+	// SSCCRange is "all" or "FIRST-LAST": the SSCC serial references of a
+	// standalone station (SSCCBounds parses it).
+	SSCCRange string `toml:"sscc_range"`
+}
+
+// SSCCBounds parses station.sscc_range: first and last reference, last 0
+// for "all" (the whole space of each company prefix).
+func (s StationConfig) SSCCBounds() (first, last uint64, err error) {
+	r := strings.TrimSpace(s.SSCCRange)
+	if r == "all" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(r, "-")
+	if ok {
+		first, err = strconv.ParseUint(strings.TrimSpace(a), 10, 64)
+		if err == nil {
+			last, err = strconv.ParseUint(strings.TrimSpace(b), 10, 64)
+		}
+	}
+	const max = 9_999_999_999 // the references of the shortest (6-digit) company prefix
+	switch {
+	case !ok || err != nil:
+		return 0, 0, fmt.Errorf("station.sscc_range %q: write \"all\" or FIRST-LAST with two whole numbers, e.g. \"0-4999999\"", s.SSCCRange)
+	case first > last:
+		return 0, 0, fmt.Errorf("station.sscc_range %q is empty: FIRST must not be above LAST", s.SSCCRange)
+	case last > max:
+		return 0, 0, fmt.Errorf("station.sscc_range %q: LAST is above %d, the largest serial reference of any company prefix", s.SSCCRange, uint64(max))
+	}
+	return first, last, nil
 }
 
 // ClockConfig chooses the time source and its policy.
@@ -114,6 +144,7 @@ type CentralConfig struct {
 	URL            string `toml:"url"`
 	EnrollmentCode string `toml:"enrollment_code"`
 	CredentialFile string `toml:"credential_file"`
+	SSCCBlock      uint64 `toml:"sscc_block"`
 }
 
 // BackupConfig schedules backups to object storage.
@@ -255,6 +286,12 @@ func (c Config) Validate() error {
 	case "cr", "lf", "crlf":
 	default:
 		return fmt.Errorf("devices.scanner_suffix %q: use \"cr\", \"lf\" or \"crlf\"", c.Devices.ScannerSuffix)
+	}
+	if _, _, err := c.Station.SSCCBounds(); err != nil {
+		return err
+	}
+	if c.Central.SSCCBlock < 10 || c.Central.SSCCBlock > station.MaxSSCCBlock {
+		return fmt.Errorf("central.sscc_block %d: use 10 to %d", c.Central.SSCCBlock, station.MaxSSCCBlock)
 	}
 	if c.Pool.LowWater < 1 || c.Pool.Batch < 1 {
 		return fmt.Errorf("pool.low_water (%d) and pool.batch (%d) must be at least 1", c.Pool.LowWater, c.Pool.Batch)

@@ -236,10 +236,20 @@ func openStation(ctx context.Context, cfg Config, logger *slog.Logger, stdout io
 	}
 	st.dev = dev
 
+	// SSCCs: blocks from the central, else (standalone) the configured range.
+	var ssccs station.SSCCSource
+	if st.api != nil {
+		ssccs = &uplink.SSCCSource{API: st.api}
+	}
+	ssccFirst, ssccLast, err := cfg.Station.SSCCBounds()
+	if err != nil {
+		return nil, err
+	}
 	st.svc, err = station.NewService(station.Config{
 		Ledger: db, Clock: st.clock, Line: cfg.Station.Line, Printer: dev.Printer, Source: source,
-		Pool:    station.PoolPolicy{LowWater: cfg.Pool.LowWater, Batch: cfg.Pool.Batch},
-		Auth:    station.AuthPolicy{MaxFailures: cfg.Auth.MaxFailures, IdleTimeout: cfg.Auth.IdleTimeout.Duration},
+		Pool: station.PoolPolicy{LowWater: cfg.Pool.LowWater, Batch: cfg.Pool.Batch},
+		Auth: station.AuthPolicy{MaxFailures: cfg.Auth.MaxFailures, IdleTimeout: cfg.Auth.IdleTimeout.Duration},
+		SSCC: ssccs, SSCCBlock: cfg.Central.SSCCBlock, SSCCFirst: ssccFirst, SSCCLast: ssccLast,
 		Inbound: st.inbound(),
 		Logger:  logger.With("component", "station"),
 	})

@@ -33,6 +33,7 @@ const serveUsage = `Usage: linestation serve [--config FILE] [--listen ADDR] [--
        linestation serve --init
        linestation serve station add NAME [--line LINE] [--new-code]
        linestation serve erp add NAME [--replace]
+       linestation serve restore-accept [STATION... | --all]
 
 Runs the central sync service, headless: stations push their journals to
 it, pull master data and serial pools from it; the ERP creates products and
@@ -49,6 +50,13 @@ else configure a TLS certificate (or allow_insecure_http behind a TLS proxy).
                       code; --new-code gives an existing station a new code
   erp add NAME        create an ERP client and print its API token;
                       --replace issues a new token and revokes the old one
+  restore-accept      after 'linestation restore --central', the service
+                      issues no serials or SSCC blocks until every station
+                      enrolled at the snapshot has synced with it again;
+                      without STATION it lists the stations awaited, with
+                      STATION (or --all) it stops waiting for a station that
+                      is gone for good: what that station held after the
+                      snapshot stays unknown to the authority
 
 Flags:
 `
@@ -305,6 +313,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && (args[0] == "station" || args[0] == "erp") {
 		return runServeAdmin(ctx, args, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "restore-accept" {
+		return runRestoreAccept(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("serve", serveUsage, stdout)
 	var f serveFlags
 	f.register(fs)
@@ -362,6 +373,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "linestation central service %s on %s (store %s)\n", versionString(), srv.URL(), store.Path())
 	logger.Info("central service started", "version", versionString(), "url", srv.URL(), "store", store.Path(), "config", cfg.path)
+	if awaited, err := store.RestoreAwaited(ctx); err != nil {
+		logger.Error("read the restore wait", "error", err)
+	} else if len(awaited) > 0 {
+		logger.Warn("the store was restored from a backup: no serials or SSCC blocks are issued until these stations have synced",
+			"awaited", strings.Join(awaited, ","), "override", "linestation serve restore-accept STATION")
+	}
 	bk.start(ctx)
 
 	var serveErr error
@@ -423,6 +440,70 @@ func writeServeConfig(stdout, stderr io.Writer) error {
 		return fail(stderr, "serve --init", fmt.Errorf("write %s: %w", serveConfigName, werr))
 	}
 	fmt.Fprintf(stdout, "wrote %s: edit it, then run 'linestation serve'\n", serveConfigName)
+	return nil
+}
+
+// runRestoreAccept runs 'serve restore-accept': it lists the stations a
+// restored store awaits, or stops waiting for the ones named.
+func runRestoreAccept(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const name = "serve restore-accept"
+	fs := newFlagSet(name, serveUsage, stdout)
+	var f serveFlags
+	f.register(fs)
+	all := fs.Bool("all", false, "stop waiting for every station still awaited")
+	// Flags may come before or after the stations.
+	var ids []string
+	rest := args
+	for len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		ids, rest = append(ids, rest[0]), rest[1:]
+	}
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	ids = append(ids, fs.Args()...)
+	if *all && len(ids) > 0 {
+		return &usageError{message: name + ": give STATION names or --all, not both", hint: "run 'linestation serve --help'"}
+	}
+	cfg, err := f.load()
+	if err != nil {
+		return fail(stderr, name, err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store, err := openCentralStore(ctx, &cfg, false, logger)
+	if err != nil {
+		return fail(stderr, name, err)
+	}
+	defer store.Close()
+	awaited, err := store.RestoreAwaited(ctx)
+	if err != nil {
+		return fail(stderr, name, err)
+	}
+	if *all {
+		ids = awaited
+	}
+	if len(ids) == 0 {
+		if len(awaited) == 0 {
+			fmt.Fprintln(stdout, "no station is awaited: serials and SSCC blocks are issued")
+			return nil
+		}
+		fmt.Fprintf(stdout, "awaited after the restore (no serials or SSCC blocks are issued until they sync): %s\n", strings.Join(awaited, ", "))
+		fmt.Fprintln(stdout, "start them, or for a station gone for good run 'linestation serve restore-accept STATION'")
+		return nil
+	}
+	left, err := store.AcceptRestore(ctx, ids)
+	if err != nil {
+		if station.ErrorCode(err) == station.ENOTFOUND {
+			return &usageError{message: fmt.Sprintf("%s: %s (awaited: %s)", name, station.ErrorMessage(err), strings.Join(awaited, ", ")),
+				hint: "run 'linestation serve restore-accept' to list the stations awaited"}
+		}
+		return fail(stderr, name, err)
+	}
+	fmt.Fprintf(stdout, "no longer awaited: %s\n", strings.Join(ids, ", "))
+	if len(left) > 0 {
+		fmt.Fprintf(stdout, "still awaited: %s\n", strings.Join(left, ", "))
+	} else {
+		fmt.Fprintln(stdout, "no station is awaited: serials and SSCC blocks are issued again")
+	}
 	return nil
 }
 

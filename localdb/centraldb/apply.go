@@ -77,8 +77,13 @@ type issuedChange struct {
 
 // projector holds one batch's rows while it is applied.
 type projector struct {
-	c  conn
-	st string
+	c   conn
+	st  string
+	now string // when the batch is stored (station.FormatTime)
+	// restoring: the store was restored from a backup and awaits this
+	// station, whose journal may hold serials and SSCC blocks issued after
+	// the snapshot: they are entered as issued, not reported as conflicts.
+	restoring bool
 
 	serials  map[skey]*serialRow // nil value: not in the repository
 	issued   map[skey]string     // holder of an issued serial, for the reserved serials of the batch
@@ -103,6 +108,11 @@ type newSSCC struct {
 func (p *projector) load(ctx context.Context, evs []station.Event, pls []station.Payload) error {
 	p.serials, p.issued = map[skey]*serialRow{}, map[skey]string{}
 	p.ssccs, p.agg, p.orders, p.rejects = map[string]string{}, map[string]*aggRow{}, map[string]*orderRow{}, map[[2]string]int64{}
+	var awaited int
+	if err := p.c.QueryRowContext(ctx, `SELECT COUNT(*) FROM restore_gate WHERE station = ?`, p.st).Scan(&awaited); err != nil {
+		return formatError(fmt.Errorf("read the restore wait of station %s: %w", p.st, err))
+	}
+	p.restoring = awaited > 0
 	serials := map[string][]string{} // by GTIN
 	reserved := map[string][]string{}
 	var ssccs, children, orders []string
@@ -309,6 +319,10 @@ func (p *projector) apply(ctx context.Context, ev *station.Event, feed int64, pl
 		}
 		p.ssccs[pl.SSCC] = p.st
 		p.newSSCC = append(p.newSSCC, newSSCC{pl.SSCC, string(pl.Level), pl.Order, feed})
+	case *station.SSCCRangeReceived:
+		if err := p.enterSSCCRange(ctx, ev.Seq, pl); err != nil {
+			return "", err
+		}
 	case *station.AggregationPacked:
 		p.pack(feed, pl)
 	case *station.AggregationUnpacked:
@@ -374,11 +388,16 @@ func (p *projector) reserve(feed int64, pl *station.PoolReserved) {
 		// The authority's ledger: a central serial must have been issued to
 		// this station; a local one (standalone mode) is entered so that the
 		// authority never issues it again.
+		// A central serial the authority does not know is entered too: the
+		// store was restored from a snapshot older than its reservation
+		// (expected while the station is awaited), or it is a conflict to
+		// investigate; either way it must never be issued again.
 		holder, issued := p.issued[k]
 		switch {
-		case !issued && pl.Source == "central":
-			p.problem("serial %s of GTIN %s is recorded as from the central service, which never issued it", s, pl.GTIN)
 		case !issued:
+			if pl.Source == "central" && !p.restoring {
+				p.problem("serial %s of GTIN %s is recorded as from the central service, which never issued it", s, pl.GTIN)
+			}
 			p.issued[k] = p.st
 			p.local = append(p.local, k)
 		case holder != p.st:
@@ -561,6 +580,9 @@ func (p *projector) flush(ctx context.Context) error {
 		rows = append(rows, []any{s.sscc, s.level, order, p.st, s.feed})
 	}
 	if err := insertRows(ctx, p.c, `INSERT INTO ssccs (sscc, level, order_id, station, feed) VALUES `, rows, ``); err != nil {
+		return fmt.Errorf("write SSCCs: %w", err)
+	}
+	if err := p.raiseSeenSSCCs(ctx); err != nil {
 		return fmt.Errorf("write SSCCs: %w", err)
 	}
 

@@ -289,15 +289,18 @@ func (db *DB) Close() error {
 	close(db.jobs)
 	db.mu.Unlock()
 	<-db.done
+	// Readers first: the last connection to close checkpoints the
+	// write-ahead log into the file and removes it, which a read-only one
+	// cannot do.
 	var first error
-	if err := db.conn.Close(); err != nil {
+	if err := db.r.Close(); err != nil {
+		first = fmt.Errorf("close central store %s readers: %w", db.path, err)
+	}
+	if err := db.conn.Close(); err != nil && first == nil {
 		first = fmt.Errorf("close central store %s writer: %w", db.path, err)
 	}
 	if err := db.w.Close(); err != nil && first == nil {
 		first = fmt.Errorf("close central store %s: %w", db.path, err)
-	}
-	if err := db.r.Close(); err != nil && first == nil {
-		first = fmt.Errorf("close central store %s readers: %w", db.path, err)
 	}
 	return first
 }

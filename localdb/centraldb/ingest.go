@@ -96,11 +96,24 @@ func (db *DB) Ingest(ctx context.Context, stationID string, evs []station.Event,
 		return uplink.Ack{}, fmt.Errorf("encode outbox report: %w", err)
 	}
 	var ack uplink.Ack
+	var resynced bool
 	err = db.write(ctx, func(ctx context.Context, c conn) error {
 		var err error
 		ack, err = db.ingest(ctx, c, stationID, ck, string(report))
+		if err == nil {
+			resynced, err = clearRestoreGate(ctx, c, stationID, ack.Seq, rep.Head)
+		}
 		return err
 	})
+	if err == nil && resynced {
+		left, lerr := db.RestoreAwaited(ctx)
+		if lerr == nil {
+			db.logger.Info("station synced after the restore", "station", stationID, "seq", ack.Seq, "awaited", len(left))
+			if len(left) == 0 {
+				db.logger.Info("every station synced after the restore: serials and SSCC blocks are issued again")
+			}
+		}
+	}
 	return ack, err
 }
 
@@ -184,7 +197,7 @@ func (db *DB) ingest(ctx context.Context, c conn, stationID string, ck *checked,
 	if err := c.QueryRowContext(ctx, `SELECT COALESCE(MAX(feed), 0) FROM events`).Scan(&base); err != nil {
 		return ack, formatError(fmt.Errorf("read the events feed: %w", err))
 	}
-	p := &projector{c: c, st: stationID}
+	p := &projector{c: c, st: stationID, now: now}
 	if err := p.load(ctx, fresh, pls); err != nil {
 		return ack, fmt.Errorf("apply station %s to the repository: %w", stationID, err)
 	}

@@ -63,6 +63,9 @@ func (db *DB) reserve(ctx context.Context, c conn, holder string, req uplink.Res
 	if !errors.Is(err, sql.ErrNoRows) {
 		return r, formatError(fmt.Errorf("read reservation %s of %s: %w", req.RequestID, holder, err))
 	}
+	if err := checkRestoreGate(ctx, c); err != nil {
+		return r, err
+	}
 	var issued, next int64
 	err = c.QueryRowContext(ctx, `SELECT issued, next FROM serial_counters WHERE gtin = ?`, req.GTIN).Scan(&issued, &next)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -103,6 +106,11 @@ func (db *DB) reserve(ctx context.Context, c conn, holder string, req uplink.Res
 			return r, formatError(fmt.Errorf("issue serial of GTIN %s: %w", req.GTIN, err))
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
+			if scheme.Sequential {
+				// Issued already (entered from a station's journal after
+				// a restore): the sequence goes on past it.
+				continue
+			}
 			if misses++; misses > maxMisses {
 				return r, station.Errorf(station.ECONFLICT, "GTIN %s: %d draws in a row hit serials issued before: the serial space is exhausted or the scheme is broken", req.GTIN, misses)
 			}

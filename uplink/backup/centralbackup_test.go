@@ -49,6 +49,9 @@ func (r restoredCentral) State(ctx context.Context) (CentralState, error) {
 }
 func (r restoredCentral) Check(ctx context.Context) error { return r.db.Check(ctx) }
 func (r restoredCentral) Close() error                    { return r.db.Close() }
+func (r restoredCentral) MarkRestored(ctx context.Context, gen string) ([]string, error) {
+	return r.db.MarkRestored(ctx, gen)
+}
 
 func openRestoredCentral(ctx context.Context, path string) (CentralStore, error) {
 	db, err := centraldb.Open(ctx, path, centraldb.Options{Logger: quietLogger()})

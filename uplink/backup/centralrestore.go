@@ -19,6 +19,11 @@ type CentralStore interface {
 	// Check verifies the whole store: SQLite's integrity, and every
 	// station's journal from its genesis. An error says what is wrong.
 	Check(ctx context.Context) error
+	// MarkRestored records in the store that it was restored from
+	// generation, so that the serial and SSCC authority issues nothing until
+	// every enrolled station has synced with it again; it returns the
+	// stations awaited.
+	MarkRestored(ctx context.Context, generation string) ([]string, error)
 	// Close closes the file, leaving it complete on its own (no
 	// write-ahead log beside it).
 	Close() error
@@ -47,6 +52,9 @@ type CentralRestoreResult struct {
 	Generation string
 	Manifest   *CentralManifest
 	Downloaded int64 // bytes downloaded
+	// Awaited are the stations the restored store waits for before it
+	// issues serials and SSCC blocks again.
+	Awaited []string
 }
 
 // RestoreCentral puts a central store back from store into opts.Path: it
@@ -61,7 +69,10 @@ type CentralRestoreResult struct {
 //
 // The restored store lacks what stations pushed after the snapshot; each
 // station's uplink notices that the central holds less than it
-// acknowledged and sends it again.
+// acknowledged and sends it again. Since it also lacks the serials and
+// SSCC blocks issued after the snapshot, the restored store is marked
+// (CentralStore.MarkRestored): it issues none until every station enrolled
+// in it has synced again.
 func RestoreCentral(ctx context.Context, store *Store, opts CentralRestoreOptions) (*CentralRestoreResult, error) {
 	if opts.Open == nil {
 		return nil, errors.New("restore central: no Open function")
@@ -129,6 +140,11 @@ func RestoreCentral(ctx context.Context, store *Store, opts CentralRestoreOption
 	if err := cs.Check(ctx); err != nil {
 		return nil, station.Errorf(station.EINVALID, "snapshot %s fails verification, nothing was written to %s: %v", snapshotURL, target, err)
 	}
+	// Serials and SSCC blocks issued after the snapshot are not in it: the
+	// authority must hear from every station before it issues again.
+	if res.Awaited, err = cs.MarkRestored(ctx, m.Generation); err != nil {
+		return nil, fmt.Errorf("restore central: %w", err)
+	}
 	closed = true
 	if err := cs.Close(); err != nil {
 		return nil, fmt.Errorf("restore central: close the restored store: %w", err)
@@ -141,7 +157,7 @@ func RestoreCentral(ctx context.Context, store *Store, opts CentralRestoreOption
 	if err := place(tmp, target, opts.Force); err != nil {
 		return nil, err
 	}
-	log.Info("central store restored", "path", target, logKeyGeneration, m.Generation, "stations", len(m.Stations), "feed", m.Feed)
+	log.Info("central store restored", "path", target, logKeyGeneration, m.Generation, "stations", len(m.Stations), "feed", m.Feed, "awaited", len(res.Awaited))
 	return res, nil
 }
 

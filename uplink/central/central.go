@@ -64,6 +64,12 @@ type Store interface {
 	Reservations(ctx context.Context, holder string, after int64, limit int) ([]uplink.Reservation, error)
 	// Release returns or voids a holder's unused serials.
 	Release(ctx context.Context, holder string, req uplink.ReleaseRequest) (uplink.ReleaseResult, error)
+	// ReserveSSCC issues a block of SSCC serial references to a station
+	// (idempotent on request id; EUNAVAILABLE while a restore awaits stations).
+	ReserveSSCC(ctx context.Context, holder string, req uplink.SSCCRequest) (uplink.SSCCBlock, error)
+	// RestoreAwaited returns the stations a restored store waits for before
+	// it issues serials and SSCC blocks again; none in normal operation.
+	RestoreAwaited(ctx context.Context) ([]string, error)
 
 	// PutProduct creates or replaces a product.
 	PutProduct(ctx context.Context, p station.Product) (created bool, err error)

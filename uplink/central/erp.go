@@ -160,6 +160,7 @@ func (s *Server) serialRange(w http.ResponseWriter, r *http.Request, p uplink.Pr
 	}
 	res, err := s.store.Reserve(r.Context(), "erp:"+p.Name, req)
 	if err != nil {
+		s.issuanceRefused(err, "erp:"+p.Name, "serials")
 		return err
 	}
 	s.logger.Info("serial range issued", "client", p.Name, "gtin", res.GTIN, "count", len(res.Serials), "reservation", res.ID)

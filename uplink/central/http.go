@@ -56,6 +56,7 @@ func (s *Server) routeTable() []route {
 		{http.MethodPost, uplink.PathPoolsFree, uplink.RoleStation, s.release},
 		{http.MethodGet, uplink.PathInbound, uplink.RoleStation, s.stationRoute(s.inbound)},
 		{http.MethodPost, uplink.PathReceipts, uplink.RoleStation, s.stationRoute(s.stationReceive)},
+		{http.MethodPost, uplink.PathSSCC, uplink.RoleStation, s.reserveSSCC},
 
 		{http.MethodGet, "/v1/products", uplink.RoleERP, s.listProducts},
 		{http.MethodPost, "/v1/products", uplink.RoleERP, s.postProduct},

@@ -39,13 +39,14 @@ type metrics struct {
 	ingested   map[string]uint64
 	duplicates map[string]uint64
 	refusals   map[string]uint64
+	issuance   map[string]uint64 // issuance refused while a restore awaits stations, by what
 }
 
 func newMetrics() *metrics {
 	return &metrics{
 		started:  time.Now(),
 		requests: map[reqKey]uint64{}, latency: map[string]*histogram{},
-		ingested: map[string]uint64{}, duplicates: map[string]uint64{}, refusals: map[string]uint64{},
+		ingested: map[string]uint64{}, duplicates: map[string]uint64{}, refusals: map[string]uint64{}, issuance: map[string]uint64{},
 	}
 }
 
@@ -71,6 +72,12 @@ func (m *metrics) ingestedCount(station string, stored, dups int) {
 	defer m.mu.Unlock()
 	m.ingested[station] += uint64(stored)
 	m.duplicates[station] += uint64(dups)
+}
+
+func (m *metrics) issuanceRefused(what string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.issuance[what]++
 }
 
 func (m *metrics) refused(station string) {
@@ -135,6 +142,10 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ uplink.P
 	if err != nil {
 		return err
 	}
+	awaited, err := s.store.RestoreAwaited(r.Context())
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	var e exposition
 	m := s.metrics
@@ -153,6 +164,11 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ uplink.P
 	e.family("linestation_pushes_refused_total", "counter", "Pushes refused for a gap or a hash-chain break, by station.")
 	for _, st := range sortedKeys(m.refusals) {
 		e.sample("linestation_pushes_refused_total", []string{"station", st}, float64(m.refusals[st]))
+	}
+
+	e.family("linestation_issuance_refused_total", "counter", "Requests for serials or SSCC blocks refused because a restored store awaits its stations, by what was asked.")
+	for _, what := range sortedKeys(m.issuance) {
+		e.sample("linestation_issuance_refused_total", []string{"what", what}, float64(m.issuance[what]))
 	}
 
 	reqs := make([]reqKey, 0, len(m.requests))
@@ -182,6 +198,13 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ uplink.P
 		e.sample("linestation_http_request_duration_seconds_count", []string{"route", route}, float64(h.n))
 	}
 	m.mu.Unlock()
+
+	e.family("linestation_restore_awaited_stations", "gauge", "Stations a restored store waits to sync before it issues serials and SSCC blocks again (0 in normal operation).")
+	e.sample("linestation_restore_awaited_stations", nil, float64(len(awaited)))
+	e.family("linestation_restore_awaited", "gauge", "1 for each station a restored store still waits for.")
+	for _, st := range awaited {
+		e.sample("linestation_restore_awaited", []string{"station", st}, 1)
+	}
 
 	e.family("linestation_stations", "gauge", "Stations known to the central service.")
 	e.sample("linestation_stations", nil, float64(len(stations)))

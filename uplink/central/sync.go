@@ -214,11 +214,38 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request, p uplink.Princi
 	}
 	res, err := s.store.Reserve(r.Context(), p.Name, req)
 	if err != nil {
+		s.issuanceRefused(err, p.Name, "serials")
 		return err
 	}
 	s.logger.Info("serials reserved", logKeyStation, p.Name, "gtin", res.GTIN, "count", len(res.Serials), "reservation", res.ID)
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// reserveSSCC issues the calling station a block of SSCC serial references.
+func (s *Server) reserveSSCC(w http.ResponseWriter, r *http.Request, p uplink.Principal) error {
+	var req uplink.SSCCRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return err
+	}
+	b, err := s.store.ReserveSSCC(r.Context(), p.Name, req)
+	if err != nil {
+		s.issuanceRefused(err, p.Name, "sscc")
+		return err
+	}
+	s.logger.Info("SSCC block issued", logKeyStation, p.Name, "prefix", b.Prefix, "first", b.First, "last", b.Last, "block", b.ID)
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+// issuanceRefused logs and counts a refusal to issue while a restored
+// store awaits its stations (EUNAVAILABLE from the store).
+func (s *Server) issuanceRefused(err error, holder, what string) {
+	if station.ErrorCode(err) != station.EUNAVAILABLE {
+		return
+	}
+	s.metrics.issuanceRefused(what)
+	s.logger.Warn("issuance refused: the restored store awaits its stations", "holder", holder, "what", what, "reason", station.ErrorMessage(err))
 }
 
 func (s *Server) reservations(w http.ResponseWriter, r *http.Request, p uplink.Principal) error {
