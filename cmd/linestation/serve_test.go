@@ -17,6 +17,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/linestation/linestation/localdb/centraldb"
 	"github.com/linestation/linestation/localdb/centraldb/centraltest"
 	"github.com/linestation/linestation/station/stationtest"
 	"github.com/linestation/linestation/uplink"
@@ -215,4 +216,52 @@ func getItem(ctx context.Context, base, token, key string) (string, error) {
 		return string(b), fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return string(b), err
+}
+
+// TestServe_RestoreAccept: after a restore marks the store, 'serve
+// restore-accept' lists the stations awaited, stops waiting for the ones
+// named (refusing one it does not know, naming those awaited), and with
+// --all for the rest; the store then issues again.
+func TestServe_RestoreAccept(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := centraldb.Open(ctx, filepath.Join(dir, centralStoreName), centraldb.Options{Create: true, Logger: centraltest.Quiet()})
+	must(t, err)
+	for i, id := range []string{"line-a", "line-b", "line-c"} {
+		if err := store.AddStation(ctx, id, id, fmt.Sprintf("code-%d", i), time.Now().Add(time.Hour), false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Enroll(ctx, fmt.Sprintf("code-%d", i), fmt.Sprintf("token-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if awaited, err := store.MarkRestored(ctx, "gen-1"); err != nil || len(awaited) != 3 {
+		t.Fatalf("MarkRestored: %v, %v", awaited, err)
+	}
+	must(t, store.Close())
+
+	steps := []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"restore-accept"}, exitOK, "awaited after the restore (no serials or SSCC blocks are issued until they sync): line-a, line-b, line-c"},
+		{[]string{"restore-accept", "line-z"}, exitUsage, "line-z"},
+		{[]string{"restore-accept", "line-b"}, exitOK, "still awaited: line-a, line-c"},
+		{[]string{"restore-accept", "line-a", "--all"}, exitUsage, "not both"},
+		{[]string{"restore-accept", "--all"}, exitOK, "no station is awaited: serials and SSCC blocks are issued again"},
+		{[]string{"restore-accept"}, exitOK, "no station is awaited"},
+	}
+	for _, s := range steps {
+		code, out, errOut := runServeCmd(t, ctx, append(s.args, "--data", dir)...)
+		if code != s.code || !strings.Contains(out+errOut, s.out) {
+			t.Fatalf("serve %v: exit %d, stdout %q, stderr %q; want %d and %q", s.args, code, out, errOut, s.code, s.out)
+		}
+	}
+	store, err = centraldb.Open(ctx, filepath.Join(dir, centralStoreName), centraldb.Options{Logger: centraltest.Quiet()})
+	must(t, err)
+	defer store.Close()
+	if awaited, err := store.RestoreAwaited(ctx); err != nil || len(awaited) != 0 {
+		t.Fatalf("after --all: awaited %v, %v", awaited, err)
+	}
 }

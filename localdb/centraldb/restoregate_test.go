@@ -9,6 +9,7 @@ import (
 	"github.com/linestation/linestation/localdb/centraldb"
 	"github.com/linestation/linestation/localdb/centraldb/centraltest"
 	"github.com/linestation/linestation/station"
+	"github.com/linestation/linestation/station/gs1"
 	"github.com/linestation/linestation/uplink"
 )
 
@@ -175,5 +176,35 @@ func TestDB_RestoreAccept(t *testing.T) {
 	}
 	if left, err := db.RestoreAwaited(ctx); err != nil || len(left) != 0 {
 		t.Fatalf("after s1 reported: %v, %v", left, err)
+	}
+}
+
+// TestDB_SSCCWatermarkFromJournal: SSCCs a station made outside any block
+// of the central's (a formerly standalone station, or one whose block the
+// central lost) raise the central's watermark when its journal arrives, so
+// the next block starts above them.
+func TestDB_SSCCWatermarkFromJournal(t *testing.T) {
+	dir := t.TempDir()
+	db := centraltest.MustStorePath(t, filepath.Join(dir, "central.db"))
+	mustStation(t, db, "s1", "line-1")
+	if _, err := db.Enroll(ctx, "code-s1", "token-s1"); err != nil {
+		t.Fatal(err)
+	}
+	led := centraltest.MustLedger(t, filepath.Join(dir, "s1.db"), "s1", &centraltest.Clock{})
+	// Serial reference 0004711 of prefix 030001 (extension 3): made standalone.
+	sscc, err := gs1.BuildSSCC("3", "030001", "0004711000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := led.Append(ctx, station.NewEvent{Payload: station.SSCCAllocated{SSCC: sscc, Level: station.LevelCase}, User: "op"}); err != nil {
+		t.Fatal(err)
+	}
+	push(t, db, led, "s1")
+	b, err := db.ReserveSSCC(ctx, "s1", uplink.SSCCRequest{Prefix: "030001", Count: 100, RequestID: "b-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.First <= 4711000 {
+		t.Fatalf("block %d..%d starts at or below serial reference 4711000, which station s1 used already", b.First, b.Last)
 	}
 }
