@@ -158,10 +158,15 @@ func (o Options) ParseEPCURI(uri string) (*Message, error) {
 	if kind == "" {
 		return nil, errAt(0, "epc", "EPC URI must start with urn:epc:id:sgtin:, urn:epc:id:sscc:, urn:epc:id:sgln:, urn:epc:class:lgtin: or urn:epc:idpat:sgtin:")
 	}
-	parts := strings.Split(rest, ".")
+	// The last component of an sgtin, lgtin or sgln (a serial, lot or
+	// extension) may itself hold dots: TDS lets them stand unescaped there.
 	want := 3
 	if kind == "sscc" {
 		want = 2
+	}
+	parts := strings.SplitN(rest, ".", want)
+	if kind == "sscc" && strings.Contains(parts[len(parts)-1], ".") {
+		parts = strings.Split(rest, ".")
 	}
 	if len(parts) != want {
 		return nil, errAt(base, "epc", "%s URI must have %d dot-separated parts after the scheme, has %d", kind, want, len(parts))
