@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/linestation/linestation/station"
@@ -26,8 +25,7 @@ type SerialSource struct {
 	// default 500ms.
 	Backoff time.Duration
 
-	mu      sync.Mutex
-	pending map[string]ReserveRequest // by GTIN: a request that got no answer yet
+	issuer // a request that got no answer yet, by key
 }
 
 var _ station.SerialSource = (*SerialSource)(nil)
@@ -45,42 +43,15 @@ func (s *SerialSource) Reserve(ctx context.Context, gtin string, scheme station.
 	if s.API == nil {
 		return nil, station.Errorf(station.EINVALID, "serial source: no central API configured")
 	}
-	attempts, wait := s.Attempts, s.Backoff
-	if attempts <= 0 {
-		attempts = 3
-	}
-	if wait <= 0 {
-		wait = 500 * time.Millisecond
-	}
-	s.mu.Lock()
-	if s.pending == nil {
-		s.pending = map[string]ReserveRequest{}
-	}
-	req, ok := s.pending[gtin]
-	if !ok || req.Count != n {
-		req = ReserveRequest{GTIN: gtin, Count: n, RequestID: NewRequestID()}
-		s.pending[gtin] = req
-	}
-	s.mu.Unlock()
+	req := ReserveRequest{GTIN: gtin, Count: n, RequestID: s.requestID(gtin, uint64(n))}
 	var res Reservation
-	var err error
-	for try := 1; ; try++ {
+	err := s.call(ctx, s.Attempts, s.Backoff, gtin, req.RequestID, func() (err error) {
 		res, err = s.API.Reserve(ctx, req)
-		if err == nil || !IsUnavailable(err) || try >= attempts {
-			break
-		}
-		if !sleep(ctx, Backoff(wait, 8*wait, try, 0.5), nil) {
-			break
-		}
-	}
+		return err
+	})
 	if err != nil {
-		if IsUnavailable(err) {
-			return nil, fmt.Errorf("reserve %d serials of GTIN %s: %w", n, gtin, err)
-		}
-		s.forget(gtin, req.RequestID) // the central answered no: a new request next time
 		return nil, fmt.Errorf("reserve %d serials of GTIN %s: %w", n, gtin, err)
 	}
-	s.forget(gtin, req.RequestID)
 	if len(res.Serials) != n || res.GTIN != gtin {
 		return nil, station.Errorf(station.EINTERNAL, "the central answered %d serials of GTIN %s for a request of %d of GTIN %s", len(res.Serials), res.GTIN, n, gtin)
 	}
@@ -92,12 +63,4 @@ func (s *SerialSource) Reserve(ctx context.Context, gtin string, scheme station.
 		}
 	}
 	return res.Serials, nil
-}
-
-func (s *SerialSource) forget(gtin, id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pending[gtin].RequestID == id {
-		delete(s.pending, gtin)
-	}
 }

@@ -3,7 +3,6 @@ package uplink
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/linestation/linestation/station"
@@ -24,8 +23,7 @@ type SSCCSource struct {
 	// default 500ms.
 	Backoff time.Duration
 
-	mu      sync.Mutex
-	pending map[string]SSCCRequest // by prefix: a request that got no answer yet
+	issuer // a request that got no answer yet, by key
 }
 
 var _ station.SSCCSource = (*SSCCSource)(nil)
@@ -39,52 +37,18 @@ func (s *SSCCSource) ReserveSSCC(ctx context.Context, prefix string, count uint6
 	if s.API == nil {
 		return station.SSCCRange{}, station.Errorf(station.EINVALID, "SSCC source: no central API configured")
 	}
-	attempts, wait := s.Attempts, s.Backoff
-	if attempts <= 0 {
-		attempts = 3
-	}
-	if wait <= 0 {
-		wait = 500 * time.Millisecond
-	}
-	s.mu.Lock()
-	if s.pending == nil {
-		s.pending = map[string]SSCCRequest{}
-	}
-	req, ok := s.pending[prefix]
-	if !ok || req.Count != count {
-		req = SSCCRequest{Prefix: prefix, Count: count, RequestID: NewRequestID()}
-		s.pending[prefix] = req
-	}
-	s.mu.Unlock()
+	req := SSCCRequest{Prefix: prefix, Count: count, RequestID: s.requestID(prefix, count)}
 	var b SSCCBlock
-	var err error
-	for try := 1; ; try++ {
+	err := s.call(ctx, s.Attempts, s.Backoff, prefix, req.RequestID, func() (err error) {
 		b, err = s.API.ReserveSSCC(ctx, req)
-		if err == nil || !IsUnavailable(err) || try >= attempts {
-			break
-		}
-		if !sleep(ctx, Backoff(wait, 8*wait, try, 0.5), nil) {
-			break
-		}
-	}
+		return err
+	})
 	if err != nil {
-		if !IsUnavailable(err) {
-			s.forget(prefix, req.RequestID) // the central answered no: a new request next time
-		}
 		return station.SSCCRange{}, fmt.Errorf("reserve SSCCs of company prefix %s: %w", prefix, err)
 	}
-	s.forget(prefix, req.RequestID)
 	r := station.SSCCRange{Prefix: b.Prefix, First: b.First, Last: b.Last, Block: b.ID}
 	if err := r.Validate(); err != nil || b.Prefix != prefix || b.ID < 1 {
 		return station.SSCCRange{}, station.Errorf(station.EINTERNAL, "the central answered SSCC block %d (%s %d..%d) for a request of company prefix %s", b.ID, b.Prefix, b.First, b.Last, prefix)
 	}
 	return r, nil
-}
-
-func (s *SSCCSource) forget(prefix, id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pending[prefix].RequestID == id {
-		delete(s.pending, prefix)
-	}
 }

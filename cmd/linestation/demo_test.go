@@ -7,10 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/linestation/linestation/station"
-	"github.com/linestation/linestation/station/stationtest"
 	"github.com/linestation/linestation/uplink"
 	"github.com/linestation/linestation/uplink/central"
 	"github.com/linestation/linestation/uplink/dscsa"
@@ -80,24 +78,9 @@ func TestDemoSeed_DSCSA(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut serveBuffer
-	done := make(chan int, 1)
-	go func() { done <- report(runServe(ctx, []string{"--config", cfg}, &out, &errOut), &errOut) }()
-	var url string
-	stationtest.Poll(t, 20*time.Second, "serve to print its URL", func() bool {
-		if m := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+) `).FindStringSubmatch(out.String()); m != nil {
-			url = m[1]
-			return true
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited with %d: %s", code, errOut.String())
-		default:
-		}
-		return false
-	})
+	ctx := context.Background()
+	srv := startServe(t, "--config", cfg)
+	url := srv.url
 	code, tokOut, tokErr := runServeCmd(t, ctx, "erp", "add", "demo", "--config", cfg)
 	token := regexp.MustCompile(`(?m)^lst_\S+`).FindString(tokOut)
 	if code != exitOK || token == "" {
@@ -131,8 +114,5 @@ func TestDemoSeed_DSCSA(t *testing.T) {
 	if len(partners) != 1 || partners[0].GLN != demoPartners[0].GLN || partners[0].Delivery.Method != "file" {
 		t.Fatalf("partners %+v", partners)
 	}
-	cancel()
-	if code := <-done; code != exitOK {
-		t.Fatalf("serve exited with %d: %s", code, errOut.String())
-	}
+	srv.stop(t)
 }

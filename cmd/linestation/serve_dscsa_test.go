@@ -5,12 +5,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/linestation/linestation/station/stationtest"
 	"github.com/linestation/linestation/uplink/dscsa/dscsatest"
 )
 
@@ -36,24 +33,8 @@ func TestServe_DSCSA(t *testing.T) {
 			if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var out, errOut serveBuffer
-			done := make(chan int, 1)
-			go func() { done <- report(runServe(ctx, []string{"--config", cfg}, &out, &errOut), &errOut) }()
-			var url string
-			stationtest.Poll(t, 20*time.Second, "serve to print its URL", func() bool {
-				if m := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+) `).FindStringSubmatch(out.String()); m != nil {
-					url = m[1]
-					return true
-				}
-				select {
-				case code := <-done:
-					t.Fatalf("serve exited with %d: %s", code, errOut.String())
-				default:
-				}
-				return false
-			})
+			srv := startServe(t, "--config", cfg)
+			url := srv.url
 			resp, err := http.Get(url + "/epcis/events")
 			if err != nil {
 				t.Fatal(err)
@@ -62,10 +43,7 @@ func TestServe_DSCSA(t *testing.T) {
 			if resp.StatusCode != tt.status {
 				t.Fatalf("GET /epcis/events: %d, want %d", resp.StatusCode, tt.status)
 			}
-			cancel()
-			if code := <-done; code != exitOK {
-				t.Fatalf("serve exited with %d: %s", code, errOut.String())
-			}
+			srv.stop(t)
 			if tt.gln != "" {
 				if _, err := os.Stat(filepath.Join(dir, "data-On", "dscsa-spool")); err != nil {
 					t.Fatalf("no spool folder: %v", err)

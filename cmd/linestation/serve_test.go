@@ -111,33 +111,61 @@ func TestServe_ConfigErrors(t *testing.T) {
 	}
 }
 
+// runningServe is 'linestation serve' running in-process for a test.
+type runningServe struct {
+	url         string
+	out, errOut serveBuffer
+	cancel      context.CancelFunc
+	done        chan int
+}
+
+// startServe runs 'linestation serve args...' until stop (or the test's
+// end) and returns once it listens, with its URL.
+func startServe(t *testing.T, args ...string) *runningServe {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &runningServe{cancel: cancel, done: make(chan int, 1)}
+	t.Cleanup(cancel)
+	go func() { s.done <- report(runServe(ctx, args, &s.out, &s.errOut), &s.errOut) }()
+	urlRE := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+) `)
+	stationtest.Poll(t, 20*time.Second, "serve to print its URL", func() bool {
+		if m := urlRE.FindStringSubmatch(s.out.String()); m != nil {
+			s.url = m[1]
+			return true
+		}
+		select {
+		case code := <-s.done:
+			t.Fatalf("serve exited with %d: %s", code, s.errOut.String())
+		default:
+		}
+		return false
+	})
+	return s
+}
+
+// stop stops serve as SIGTERM does and checks that it exits 0 in time.
+func (s *runningServe) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.done:
+		if code != exitOK {
+			t.Fatalf("serve exited with %d after SIGTERM: %s", code, s.errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop within 20s")
+	}
+}
+
 // TestServe_Run starts the real service in-process, enrolls a station with
 // a code from 'serve station add', syncs a journal, reads it back with an
 // ERP token from 'serve erp add', and stops it gracefully.
 func TestServe_Run(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut serveBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- report(runServe(ctx, []string{"--listen", "127.0.0.1:0", "--data", data}, &out, &errOut), &errOut)
-	}()
-	urlRE := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+) `)
-	var url string
-	stationtest.Poll(t, 20*time.Second, "serve to print its URL", func() bool {
-		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
-			url = m[1]
-			return true
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited with %d: %s", code, errOut.String())
-		default:
-		}
-		return false
-	})
+	ctx := context.Background()
+	srv := startServe(t, "--listen", "127.0.0.1:0", "--data", data)
+	url := srv.url
 
 	code, stdout, stderr := runServeCmd(t, context.Background(), "station", "add", "line-1", "--line", "L1", "--data", data)
 	if code != exitOK {
@@ -182,17 +210,9 @@ func TestServe_Run(t *testing.T) {
 		t.Fatalf("item: %s, %v", rec, err)
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("serve exited with %d after SIGTERM: %s", code, errOut.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop within 20s")
-	}
-	if !strings.Contains(errOut.String(), "central service stopped") {
-		t.Fatalf("log lacks the graceful stop: %s", errOut.String())
+	srv.stop(t)
+	if !strings.Contains(srv.errOut.String(), "central service stopped") {
+		t.Fatalf("log lacks the graceful stop: %s", srv.errOut.String())
 	}
 	if _, err := os.Stat(filepath.Join(data, centralStoreName)); err != nil {
 		t.Fatalf("store file: %v", err)
