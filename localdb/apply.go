@@ -23,7 +23,7 @@ type sqlConn interface {
 // projectionTables lists the tables derived from the journal, children
 // before the tables they reference (the order rebuild empties them in).
 func projectionTables() []string {
-	return []string{"sscc_ranges", "order_rejects", "shipment_items", "shipments", "stock", "containers", "aggregation", "ssccs", "serials", "pools",
+	return []string{"central_holds", "sscc_ranges", "order_rejects", "shipment_items", "shipments", "stock", "containers", "aggregation", "ssccs", "serials", "pools",
 		"product_gtins", "products", "users", "orders"}
 }
 
@@ -121,6 +121,20 @@ func apply(ctx context.Context, c sqlConn, ev *station.Event, p station.Payload)
 		return applyStock(ctx, c, ev.Seq, p.Items, []station.StockStatus{station.StockInStock}, station.StockInQuarantine, p.Reason, "quarantined")
 	case *station.StockReleased:
 		return applyStock(ctx, c, ev.Seq, p.Items, []station.StockStatus{station.StockInQuarantine}, station.StockInStock, "", "released")
+	case *station.StockHeld:
+		_, err := c.ExecContext(ctx, `INSERT INTO central_holds (hold, investigation, item, gtin, lot, reason, placed_by, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (hold) DO UPDATE SET reason = excluded.reason, seq = excluded.seq`,
+			p.Hold, p.Investigation, itemKeyOrEmpty(p.Item), p.GTIN, p.Lot, p.Reason, p.By, ev.Seq)
+		return formatError(err)
+	case *station.StockHoldReleased:
+		res, err := c.ExecContext(ctx, `DELETE FROM central_holds WHERE hold = ?`, p.Hold)
+		if err != nil {
+			return formatError(err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return station.Errorf(station.ENOTFOUND, "central hold %d is not in force at this station", p.Hold)
+		}
+		return nil
 	}
 	return fmt.Errorf("apply %s: no projection for payload %T", ev.Type, p)
 }
@@ -730,4 +744,12 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// itemKeyOrEmpty is the item's key, or "" for the zero item.
+func itemKeyOrEmpty(it station.Item) string {
+	if it == (station.Item{}) {
+		return ""
+	}
+	return it.Key()
 }

@@ -562,3 +562,67 @@ func (db *DB) StockBelow(ctx context.Context, root station.Item) ([]station.Stoc
 	}
 	return out, formatError(rows.Err())
 }
+
+const centralHoldColumns = `h.hold, h.investigation, h.item, h.gtin, h.lot, h.reason, h.placed_by`
+
+func scanCentralHold(sc interface{ Scan(...any) error }, extra ...any) (station.CentralHold, error) {
+	var h station.CentralHold
+	err := sc.Scan(append(extra, &h.ID, &h.Investigation, &h.Item, &h.GTIN, &h.Lot, &h.Reason, &h.PlacedBy)...)
+	return h, err
+}
+
+// CentralHold returns a central hold in force; ENOTFOUND when none is.
+func (db *DB) CentralHold(ctx context.Context, id int64) (station.CentralHold, error) {
+	h, err := scanCentralHold(db.r.QueryRowContext(ctx, `SELECT `+centralHoldColumns+` FROM central_holds h WHERE h.hold = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, station.Errorf(station.ENOTFOUND, "central hold %d is not in force at this station", id)
+	}
+	if err != nil {
+		return h, formatError(fmt.Errorf("read central hold %d: %w", id, err))
+	}
+	return h, nil
+}
+
+// HoldsOn returns the central holds in force on root or on anything packed
+// in it: holds on the item itself, and lot holds on the lot of a pack (its
+// GTIN and its order's lot), by hold id.
+func (db *DB) HoldsOn(ctx context.Context, root station.Item) ([]station.ItemHold, error) {
+	// Most of the time no hold is in force: skip the walk down the tree.
+	var held bool
+	if err := db.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM central_holds)`).Scan(&held); err != nil {
+		return nil, formatError(fmt.Errorf("read central holds: %w", err))
+	}
+	if !held {
+		return nil, nil
+	}
+	rows, err := db.r.QueryContext(ctx, `WITH RECURSIVE t (item, depth) AS (
+			SELECT ?1, 0
+			UNION ALL
+			SELECT a.child, t.depth + 1 FROM aggregation a JOIN t ON a.parent = t.item WHERE t.depth < `+fmt.Sprint(maxDepth)+`
+		)
+		SELECT t.item, `+centralHoldColumns+` FROM t JOIN central_holds h ON h.item = t.item AND h.item <> ''
+		UNION ALL
+		SELECT t.item, `+centralHoldColumns+` FROM t
+			JOIN serials s ON t.item LIKE '(01)%' AND s.gtin = substr(t.item, 5, 14) AND s.serial = substr(t.item, 23)
+			JOIN orders o ON o.id = s.order_id
+			JOIN central_holds h ON h.item = '' AND h.gtin = s.gtin AND h.lot = o.lot
+		ORDER BY 2`, root.Key())
+	if err != nil {
+		return nil, formatError(fmt.Errorf("read central holds on %s: %w", root.Key(), err))
+	}
+	defer rows.Close()
+	var out []station.ItemHold
+	for rows.Next() {
+		var key string
+		h, err := scanCentralHold(rows, &key)
+		if err != nil {
+			return nil, formatError(fmt.Errorf("read central holds on %s: %w", root.Key(), err))
+		}
+		it, err := station.ParseItemKey(key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, station.ItemHold{Item: it, Hold: h})
+	}
+	return out, formatError(rows.Err())
+}

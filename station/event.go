@@ -265,6 +265,12 @@ type Ledger interface {
 	// StockBelow returns the warehouse records of root's descendants in the
 	// aggregation tree that have one (not those in stock by default).
 	StockBelow(ctx context.Context, root Item) ([]StockState, error)
+	// CentralHold returns a central hold in force (StockHeld, not yet
+	// released); ENOTFOUND when none is.
+	CentralHold(ctx context.Context, id int64) (CentralHold, error)
+	// HoldsOn returns the central holds in force on root or on anything
+	// packed in it: on the item itself, or on the lot of a pack.
+	HoldsOn(ctx context.Context, root Item) ([]ItemHold, error)
 }
 
 // SerialState is the projection of one serial number's life at this station.

@@ -127,6 +127,9 @@ func goldenPayloads(tb testing.TB) []station.Payload {
 			Items: []station.Item{station.SSCCItem(sscc), u("X9")}, Units: 16, Received: 15, Missing: 1, Unexpected: 1,
 			Report: "5b0f4c1e-8f3a-4d2b-9c1e-2a7b6e0f9a11"},
 		station.SSCCRangeReceived{Prefix: "0300012", First: 20000, Last: 29999, Block: 3},
+		station.StockHeld{Hold: 12, Investigation: 4, Item: station.SSCCItem(sscc), Reason: station.HoldSuspect, By: "erp:qa <Ana>"},
+		station.StockHeld{Hold: 13, Investigation: 4, GTIN: gtin, Lot: "LOT2026-03-A", Reason: station.HoldIllegitimate, By: "erp:qa"},
+		station.StockHoldReleased{Hold: 12, Investigation: 4, By: "erp:qa"},
 	}
 }
 

@@ -57,6 +57,8 @@ const (
 	EventStockReleased     EventType = "stock.released"      // StockReleased: out of quarantine
 	EventInboundReceived   EventType = "inbound.received"    // InboundReceived: a partner's shipment received against its document
 	EventSSCCRangeReceived EventType = "sscc.range_received" // SSCCRangeReceived: a block of SSCC serial references from the central
+	EventStockHeld         EventType = "stock.held"          // StockHeld: the central held an item or a lot (suspect product)
+	EventStockHoldReleased EventType = "stock.hold_released" // StockHoldReleased: the central released its hold
 )
 
 // EventTypes lists the catalogue, in the order above.
@@ -74,6 +76,7 @@ func EventTypes() []EventType {
 		EventStockReceived, EventStockReturned, EventStockQuarantined, EventStockReleased,
 		EventInboundReceived,
 		EventSSCCRangeReceived,
+		EventStockHeld, EventStockHoldReleased,
 	}
 }
 
@@ -165,6 +168,10 @@ func NewPayload(t EventType) (Payload, error) {
 		return &StockReleased{}, nil
 	case EventInboundReceived:
 		return &InboundReceived{}, nil
+	case EventStockHeld:
+		return &StockHeld{}, nil
+	case EventStockHoldReleased:
+		return &StockHoldReleased{}, nil
 	case EventSSCCRangeReceived:
 		return &SSCCRangeReceived{}, nil
 	}

@@ -346,7 +346,7 @@ func (s *Service) CreateShipment(ctx context.Context, user string, sh Shipment) 
 
 // Pick puts a scanned pack, case or pallet into an open shipment. It must
 // be in stock, in no parent (pick the whole pallet, or unpack first), and
-// hold nothing quarantined.
+// hold nothing quarantined here or held by the central service.
 func (s *Service) Pick(ctx context.Context, user, shipment, scan string) (Item, error) {
 	if _, err := s.authorize(ctx, user, ActMoveStock); err != nil {
 		return Item{}, err
@@ -368,6 +368,9 @@ func (s *Service) Pick(ctx context.Context, user, shipment, scan string) (Item, 
 	if link, err := s.ledger.Parent(ctx, it); err == nil {
 		return it, Errorf(ECONFLICT, "%s is inside %s: pick %s, or unpack it first", it, link.Parent, link.Parent)
 	} else if ErrorCode(err) != ENOTFOUND {
+		return it, err
+	}
+	if err := s.checkHeld(ctx, it, "it cannot be picked"); err != nil {
 		return it, err
 	}
 	if err := s.checkShippable(ctx, it); err != nil {
@@ -446,7 +449,8 @@ func (s *Service) PackShipment(ctx context.Context, user, shipment string) error
 }
 
 // Ship sends a packed shipment: every item in it becomes shipped. Every
-// item is checked again (nothing quarantined inside since it was picked).
+// item is checked again (nothing quarantined inside since it was picked,
+// and no central hold arrived on it or on anything in it).
 func (s *Service) Ship(ctx context.Context, user, shipment string) error {
 	if _, err := s.authorize(ctx, user, ActMoveStock); err != nil {
 		return err
@@ -459,6 +463,9 @@ func (s *Service) Ship(ctx context.Context, user, shipment string) error {
 		return Errorf(ECONFLICT, "shipment %s is %s: pack it before shipping", shipment, sh.Status)
 	}
 	for _, it := range sh.Items {
+		if err := s.checkHeld(ctx, it, "shipment "+shipment+" cannot ship; unpick it"); err != nil {
+			return err
+		}
 		below, err := s.ledger.StockBelow(ctx, it)
 		if err != nil {
 			return err
@@ -689,6 +696,7 @@ type ItemStatus struct {
 	Parent    *Link      // nil when in no parent
 	Tree      *TreeNode  // the item and everything packed in it
 	Container *ContainerState
+	Holds     []ItemHold // central holds in force on it or on anything in it
 }
 
 // Status returns what the station knows about a scanned item.
@@ -720,6 +728,18 @@ func (s *Service) Status(ctx context.Context, scan string) (ItemStatus, error) {
 	}
 	if st.Stock, err = s.effectiveStock(ctx, it); err != nil {
 		return st, err
+	}
+	if st.Holds, err = s.ledger.HoldsOn(ctx, it); err != nil {
+		return st, err
+	}
+	if len(st.Holds) > 0 && st.Stock.Status == StockInStock {
+		// The central's hold is what applies: show it as a quarantine, with whose it is.
+		h := st.Holds[0]
+		reason := h.Hold.Describe()
+		if h.Item != it {
+			reason = "holds " + h.Item.Key() + ", " + reason
+		}
+		st.Stock = StockState{Item: it, Status: StockInQuarantine, Reason: reason, Shipment: st.Stock.Shipment, Seq: st.Stock.Seq}
 	}
 	if link, err := s.ledger.Parent(ctx, it); err == nil {
 		st.Parent = &link

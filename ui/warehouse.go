@@ -300,6 +300,10 @@ func (s *warehouseScreen) renderItem() {
 		state += " · " + st.Stock.Reason
 	}
 	lines = append(lines, state)
+	if len(st.Holds) > 0 && !strings.Contains(st.Stock.Reason, st.Holds[0].Hold.Describe()) {
+		// held by the central while picked, or on top of a quarantine here
+		lines = append(lines, capital(st.Holds[0].Hold.Describe()))
+	}
 	if st.Order != "" {
 		lines = append(lines, trf("Order {{.Order}} · lot {{.Lot}} · expiry {{.Expiry}}", map[string]any{
 			"Order": st.Order, "Lot": st.Lot, "Expiry": k.expiry(st.Expiry)}))

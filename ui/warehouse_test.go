@@ -189,3 +189,36 @@ func TestStatusScreen(t *testing.T) {
 		t.Fatal("the explanation does not close")
 	}
 }
+
+// TestWarehouseScreen_CentralHold: a pack the central holds shows as
+// quarantined by the central, and picking it says whose hold it is and
+// what to do.
+func TestWarehouseScreen_CentralHold(t *testing.T) {
+	h := MustKiosk(t, harnessOpts{})
+	h.MustPallet()
+	held := "(01)" + unitGTIN + "(21)00000009"
+	must(t, h.svc.ImportHold(h.ctx, station.CentralHold{ID: 1, Investigation: 12, Item: held, Reason: station.HoldSuspect, PlacedBy: "erp:qa"}))
+	h.signIn("sup")
+	h.k.show(ScreenWarehouse)
+	h.settle()
+	s := h.k.warehouse
+
+	h.scan(s.scan, held)
+	if !strings.Contains(s.header.Text, "stock: quarantined · held by the central service for investigation 12 (suspect)") {
+		t.Fatalf("header %q", s.header.Text)
+	}
+	s.modes.set(modePick)
+	h.tap(s.newShip)
+	h.k.dlg.fields["po"].SetText("PO-779")
+	h.tap(h.k.dlg.ok)
+	if s.shipment == nil {
+		t.Fatalf("no shipment: %q", h.k.message.Text)
+	}
+	h.scan(s.scan, held)
+	if msg := h.k.message.Text; !strings.Contains(msg, "held by the central service for investigation 12") || !strings.Contains(msg, "put it aside and tell QA") {
+		t.Fatalf("picking the held pack: %q", msg)
+	}
+	if sh, _ := h.db.Shipment(h.ctx, s.shipment.ID); len(sh.Items) != 0 {
+		t.Fatalf("the held pack was picked: %+v", sh.Items)
+	}
+}

@@ -80,7 +80,7 @@ type Config struct {
 	// Version is reported to the central with each batch; default station.Version.
 	Version string
 	// OnMasterData, when set, makes the client also pull master-data
-	// changes (products, users, this line's released orders) every
+	// changes (products, users, this line's released orders, holds) every
 	// PullInterval and hand them over in order; it records them at the
 	// station (for example as product.defined and user.defined events).
 	// The pull cursor advances only once it returns nil, so a change is
@@ -118,6 +118,7 @@ type Client struct {
 	cfg    Config
 	logger *slog.Logger
 	notify chan struct{}
+	pull   chan struct{} // wakes the master-data pull
 
 	mu     sync.Mutex
 	status Status
@@ -166,6 +167,7 @@ func New(cfg Config) (*Client, error) {
 		cfg:    cfg,
 		logger: cfg.Logger,
 		notify: make(chan struct{}, 1),
+		pull:   make(chan struct{}, 1),
 		rng:    mrand.New(mrand.NewPCG(beUint64(seed[:8]), beUint64(seed[8:]))),
 		since:  cfg.Now(),
 	}
@@ -184,6 +186,16 @@ func beUint64(b []byte) uint64 {
 func (c *Client) Notify() {
 	select {
 	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Pull wakes the master-data pull to look for changes now rather than at
+// the next PullInterval (a hold placed at the central, for example). It
+// never blocks; without OnMasterData it does nothing.
+func (c *Client) Pull() {
+	select {
+	case c.pull <- struct{}{}:
 	default:
 	}
 }
@@ -306,7 +318,7 @@ func (c *Client) pullLoop(ctx context.Context) {
 			c.status.LastPull = c.cfg.Now().UTC()
 		}
 		c.mu.Unlock()
-		if !sleep(ctx, wait, nil) {
+		if !sleep(ctx, wait, c.pull) {
 			return
 		}
 	}

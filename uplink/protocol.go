@@ -183,21 +183,23 @@ const (
 	KindProduct = "product"
 	KindOrder   = "order"
 	KindUser    = "user"
+	KindHold    = "hold" // a hold of a suspect product investigation (dscsa.Hold, read as station.CentralHold), and its release
 )
 
 // MasterRecord is one change of master data, journal-style: the central
 // numbers every change, and a station pulls the changes after the last one
-// it applied. Data holds the whole record: a station.Product, an Order or
-// a User.
+// it applied. Data holds the whole record: a station.Product, an Order, a
+// User or a hold (station.CentralHold: placed, its reason changed, or
+// released).
 type MasterRecord struct {
 	Seq  int64           `json:"seq"`
-	Kind string          `json:"kind"` // product, order or user
-	Key  string          `json:"key"`  // the GTIN, order id or user id
+	Kind string          `json:"kind"` // product, order, user or hold
+	Key  string          `json:"key"`  // the GTIN, order id, user id or hold id
 	Data json.RawMessage `json:"data"`
 }
 
-// MasterData is a page of master-data changes for a station: every product
-// and user, and the orders of the station's line once released.
+// MasterData is a page of master-data changes for a station: every product,
+// user and hold, and the orders of the station's line once released.
 type MasterData struct {
 	Records []MasterRecord `json:"records"`
 	Next    int64          `json:"next"` // pass as after= to get the following page; equal to the request's after when nothing is new

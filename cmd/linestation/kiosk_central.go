@@ -21,7 +21,8 @@ import (
 // station enrolls once with its one-time code and keeps the credential in
 // central.credential_file; the central's serial authority fills the pools;
 // the uplink client sends the journal and pulls master data (products,
-// users, this line's released orders), which is recorded in the ledger
+// users, this line's released orders, the holds of suspect product
+// investigations), which is recorded in the ledger
 // through the service's Import methods. Offline the station goes on from
 // its reserved pools, and the backlog drains once the central answers.
 
@@ -289,6 +290,15 @@ func applyMasterRecord(ctx context.Context, svc *station.Service, line string, l
 			return svc.ImportRelease(ctx, o.ID)
 		}
 		return nil
+
+	case uplink.KindHold:
+		// A suspect product investigation's hold, or its release: recorded
+		// in the ledger, it stays in force here offline until released.
+		var h station.CentralHold
+		if err := json.Unmarshal(r.Data, &h); err != nil {
+			return unreadable(err)
+		}
+		return svc.ImportHold(ctx, h)
 	}
 	logger.Debug("master data of an unknown kind skipped", "kind", r.Kind, "key", r.Key, "change", r.Seq)
 	return nil

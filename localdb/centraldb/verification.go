@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/linestation/linestation/station"
+	"github.com/linestation/linestation/uplink"
 	"github.com/linestation/linestation/uplink/dscsa"
 )
 
@@ -100,9 +102,28 @@ func (db *DB) OpenInvestigation(ctx context.Context, inv *dscsa.Investigation) e
 			if h.ID, err = res.LastInsertId(); err != nil {
 				return fmt.Errorf("place hold: %w", err)
 			}
+			if err := recordHoldChange(ctx, c, *h); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
+}
+
+// recordHoldChange numbers a hold's change (placed, reason changed,
+// released) for the stations' master-data pull, so that the stations
+// refuse to pick and ship what is held.
+func recordHoldChange(ctx context.Context, c conn, h dscsa.Hold) error {
+	data, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("encode hold %d: %w", h.ID, err)
+	}
+	at := h.PlacedAt
+	if !h.ReleasedAt.IsZero() {
+		at = h.ReleasedAt
+	}
+	_, err = recordChange(ctx, c, uplink.KindHold, strconv.FormatInt(h.ID, 10), "", "", data, station.FormatTime(at))
+	return err
 }
 
 func readInvestigation(ctx context.Context, q rowQuerier, id int64) (dscsa.Investigation, error) {
@@ -167,8 +188,15 @@ func (db *DB) CloseInvestigation(ctx context.Context, id int64, outcome, by, not
 		if err != nil {
 			return formatError(fmt.Errorf("update the holds of investigation %d: %w", id, err))
 		}
-		inv, err = readInvestigation(ctx, c, id)
-		return err
+		if inv, err = readInvestigation(ctx, c, id); err != nil {
+			return err
+		}
+		for _, h := range inv.Holds {
+			if err := recordHoldChange(ctx, c, h); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return inv, err
 }
