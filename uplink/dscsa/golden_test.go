@@ -61,24 +61,27 @@ func checkGolden(t *testing.T, name string, got []byte) {
 // byte, so that work on how it is read and built cannot change what a
 // partner receives: the 1.2 XML of a 95-unit shipment (10 cases on 3
 // pallets) in full, and the SHA-256 of both formats of a 2,500-unit one
-// (units split in commissioning events of MaxEPCsPerEvent, 250 cases on 7
-// pallets).
+// (units split in commissioning events of MaxEPCsPerEvent, the last one
+// short; 250 cases on 7 pallets) and of a 2,000-unit one (exactly two
+// full events).
 func TestWriteShipmentDocument_Golden(t *testing.T) {
 	_, x, _ := shipped(t, 95)
 	doc := mustGoldenDoc(t, x, epcis.FormatXML12)
 	dscsatest.MustXSDValid(t, doc)
 	checkGolden(t, "outbound-95.xml", doc)
 
-	db := dscsatest.MustStore(t, "line-1")
-	dscsatest.MustScenario(t, db, &dscsatest.Scenario{Station: "line-1", Prefix: "S", Units: 2500, Shipment: "SH-1"})
-	x2 := MustExchange(t, db, dscsatest.MfrGLN)
-	if err := x2.Sync(ctx); err != nil {
-		t.Fatal(err)
+	for _, units := range []int{2500, 2000} {
+		db := dscsatest.MustStore(t, "line-1")
+		dscsatest.MustScenario(t, db, &dscsatest.Scenario{Station: "line-1", Prefix: "S", Units: units, Shipment: "SH-1"})
+		x := MustExchange(t, db, dscsatest.MfrGLN)
+		if err := x.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var sums strings.Builder
+		for _, f := range []epcis.Format{epcis.FormatXML12, epcis.FormatJSONLD20} {
+			sum := sha256.Sum256(mustGoldenDoc(t, x, f))
+			fmt.Fprintf(&sums, "%s %s\n", hex.EncodeToString(sum[:]), f)
+		}
+		checkGolden(t, fmt.Sprintf("outbound-%d.sha256", units), []byte(sums.String()))
 	}
-	var sums strings.Builder
-	for _, f := range []epcis.Format{epcis.FormatXML12, epcis.FormatJSONLD20} {
-		sum := sha256.Sum256(mustGoldenDoc(t, x2, f))
-		fmt.Fprintf(&sums, "%s %s\n", hex.EncodeToString(sum[:]), f)
-	}
-	checkGolden(t, "outbound-2500.sha256", []byte(sums.String()))
 }
