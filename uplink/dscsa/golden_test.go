@@ -67,7 +67,6 @@ func checkGolden(t *testing.T, name string, got []byte) {
 func TestWriteShipmentDocument_Golden(t *testing.T) {
 	_, x, _ := shipped(t, 95)
 	doc := mustGoldenDoc(t, x, epcis.FormatXML12)
-	dscsatest.MustXSDValid(t, doc)
 	checkGolden(t, "outbound-95.xml", doc)
 
 	for _, units := range []int{2500, 2000} {
@@ -84,4 +83,6 @@ func TestWriteShipmentDocument_Golden(t *testing.T) {
 		}
 		checkGolden(t, fmt.Sprintf("outbound-%d.sha256", units), []byte(sums.String()))
 	}
+	// Last, as it skips where xmllint is missing (outside CI).
+	dscsatest.MustXSDValid(t, doc)
 }
