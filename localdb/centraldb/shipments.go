@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -294,8 +295,10 @@ func (s *shipmentSnapshot) Contents(ctx context.Context) (dscsa.ShipmentContents
 		return c, formatError(fmt.Errorf("read shipment %s: %w", s.id, err))
 	}
 	var err error
-	if c.Stations, err = s.strings(ctx, "stations", `SELECT cstation FROM dscsa_shipment_tree WHERE shipment = ? AND cstation != ''
-		UNION SELECT lstation FROM dscsa_shipment_tree WHERE shipment = ? AND lstation != '' ORDER BY 1`, s.id, s.id); err != nil {
+	// DISTINCT first, so that the UNION sorts the few stations, not a row
+	// per item; each side reads an index that holds the column.
+	if c.Stations, err = s.strings(ctx, "stations", `SELECT s FROM (SELECT DISTINCT cstation AS s FROM dscsa_shipment_tree WHERE shipment = ? AND cstation != '')
+		UNION SELECT s FROM (SELECT DISTINCT lstation AS s FROM dscsa_shipment_tree WHERE shipment = ? AND lstation != '') ORDER BY 1`, s.id, s.id); err != nil {
 		return c, err
 	}
 	if c.GTINs, err = s.strings(ctx, "GTINs", `SELECT DISTINCT gtin FROM dscsa_shipment_tree WHERE shipment = ? AND sscc = 0 ORDER BY 1`, s.id); err != nil {
@@ -323,46 +326,111 @@ func splitItems(list string) ([]station.Item, error) {
 	return out, nil
 }
 
+// The commissioning of a shipment is read from the index
+// dscsa_shipment_tree_commissioning (shipment, sscc, gtin, lot, expiry,
+// cstation, cfeed, ctime, item), by seeks, so that nothing is sorted and
+// only a group's worth of items is read at a time: commissionNextSQL finds
+// the next group (SSCC or not, GTIN, lot, expiry, station) after the one
+// given; commissionEndSQL the last item of a chunk of max items after the
+// position (cfeed, ctime, item) given, none when the rest of the group is
+// shorter; commissionChunkSQL the items in between, in commissioning order.
+// ctime is a function of cfeed (the time of that event), so the order of
+// (cfeed, ctime, item) is commissioning order, ties (not made by station
+// journals: one commissioning event per item) broken by item.
+const (
+	commissionNextSQL = `SELECT sscc, gtin, lot, expiry, cstation FROM dscsa_shipment_tree
+	WHERE shipment = ? AND cfeed IS NOT NULL AND (sscc, gtin, lot, expiry, cstation) > (?, ?, ?, ?, ?)
+	ORDER BY sscc, gtin, lot, expiry, cstation LIMIT 1`
+	commissionEndSQL = `SELECT cfeed, ctime, item FROM dscsa_shipment_tree
+	WHERE shipment = ? AND sscc = ? AND gtin = ? AND lot = ? AND expiry = ? AND cstation = ? AND (cfeed, ctime, item) > (?, ?, ?)
+	ORDER BY cfeed, ctime, item LIMIT 1 OFFSET ?`
+	commissionChunkSQL = `SELECT MAX(ctime), group_concat(item, char(9) ORDER BY cfeed, ctime, item) FROM dscsa_shipment_tree
+	WHERE shipment = ? AND sscc = ? AND gtin = ? AND lot = ? AND expiry = ? AND cstation = ? AND (cfeed, ctime, item) > (?, ?, ?) AND (cfeed, ctime, item) <= (?, ?, ?)`
+)
+
+// commissionGroup is a group of commissionNextSQL; commissionPos a
+// position in a group, of commissionEndSQL.
+type (
+	commissionGroup struct {
+		sscc                       int64
+		gtin, lot, expiry, station string
+	}
+	commissionPos struct {
+		cfeed       int64
+		ctime, item string
+	}
+)
+
 func (s *shipmentSnapshot) Commissioned(ctx context.Context, max int, fn func(*dscsa.CommissionGroup) error) error {
 	if max <= 0 {
 		max = 1000
 	}
-	// Units by product, lot, expiry and station in commissioning order,
-	// max per group; then SSCCs by station in allocation order.
-	rows, err := s.tx.QueryContext(ctx, `SELECT lot, expiry, cstation, MAX(ctime), group_concat(item, char(9) ORDER BY cfeed), sscc FROM (
-		SELECT item, sscc, gtin, lot, expiry, cstation, ctime, cfeed,
-			(ROW_NUMBER() OVER (PARTITION BY sscc, gtin, lot, expiry, cstation ORDER BY cfeed) - 1) / ? AS chunk
-		FROM dscsa_shipment_tree WHERE shipment = ? AND cfeed IS NOT NULL
-		ORDER BY sscc, gtin, lot, expiry, cstation, cfeed)
-	GROUP BY sscc, gtin, lot, expiry, cstation, chunk
-	ORDER BY sscc, gtin, lot, expiry, cstation, chunk`, max, s.id)
-	if err != nil {
+	wrap := func(err error) error {
 		return formatError(fmt.Errorf("read the commissioning of shipment %s: %w", s.id, err))
 	}
-	defer rows.Close()
+	var stmts [3]*sql.Stmt
+	for i, q := range []string{commissionNextSQL, commissionEndSQL, commissionChunkSQL} {
+		st, err := s.tx.PrepareContext(ctx, q)
+		if err != nil {
+			return wrap(err)
+		}
+		defer st.Close()
+		stmts[i] = st
+	}
+	next, end, chunk := stmts[0], stmts[1], stmts[2]
+	// Groups in index order: SGTINs (sscc 0) by GTIN, lot, expiry and
+	// station, then SSCCs by station; sscc -1 is before them all.
+	k := commissionGroup{sscc: -1}
 	var g dscsa.CommissionGroup
-	var ts, items string
-	var sscc bool
-	for rows.Next() {
-		if err := rows.Scan(&g.Lot, &g.Expiry, &g.Station, &ts, &items, &sscc); err != nil {
-			return formatError(fmt.Errorf("read the commissioning of shipment %s: %w", s.id, err))
+	for {
+		err := next.QueryRowContext(ctx, s.id, k.sscc, k.gtin, k.lot, k.expiry, k.station).Scan(&k.sscc, &k.gtin, &k.lot, &k.expiry, &k.station)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
 		}
-		if g.Time, err = station.ParseTime(ts); err != nil {
-			return fmt.Errorf("read the commissioning of shipment %s: %w", s.id, err)
+		if err != nil {
+			return wrap(err)
 		}
-		if g.Items, err = splitItems(items); err != nil {
-			return fmt.Errorf("read the commissioning of shipment %s: %w", s.id, err)
-		}
-		if err := fn(&g); err != nil {
-			return err
+		// Chunks of max items, from before the group's first item (feeds
+		// are positive) to its end (a feed past any).
+		from := commissionPos{cfeed: -1}
+		for done := false; !done; {
+			to := commissionPos{cfeed: math.MaxInt64}
+			err := end.QueryRowContext(ctx, s.id, k.sscc, k.gtin, k.lot, k.expiry, k.station, from.cfeed, from.ctime, from.item, max-1).
+				Scan(&to.cfeed, &to.ctime, &to.item)
+			if errors.Is(err, sql.ErrNoRows) {
+				done = true
+			} else if err != nil {
+				return wrap(err)
+			}
+			var ts, items sql.NullString
+			if err := chunk.QueryRowContext(ctx, s.id, k.sscc, k.gtin, k.lot, k.expiry, k.station, from.cfeed, from.ctime, from.item, to.cfeed, to.ctime, to.item).
+				Scan(&ts, &items); err != nil {
+				return wrap(err)
+			}
+			if !items.Valid { // the group ended with the previous chunk, a full one
+				break
+			}
+			g.Lot, g.Expiry, g.Station = k.lot, k.expiry, k.station
+			if g.Time, err = station.ParseTime(ts.String); err != nil {
+				return fmt.Errorf("read the commissioning of shipment %s: %w", s.id, err)
+			}
+			if g.Items, err = splitItems(items.String); err != nil {
+				return fmt.Errorf("read the commissioning of shipment %s: %w", s.id, err)
+			}
+			if err := fn(&g); err != nil {
+				return err
+			}
+			from = to
 		}
 	}
-	return formatError(rows.Err())
 }
 
 func (s *shipmentSnapshot) Packing(ctx context.Context, fn func(*dscsa.PackGroup) error) error {
 	// The packing station is where the parent was commissioned (its label
-	// printed) or allocated: where it was opened and filled.
+	// printed) or allocated: where it was opened and filled. The groups
+	// are read from dscsa_shipment_tree_packing in parent order, each
+	// parent's children in packing order, so only the parents are sorted
+	// (by depth), not the whole tree.
 	rows, err := s.tx.QueryContext(ctx, `SELECT g.parent, g.tmax, COALESCE(p.cstation, ''), g.kids FROM (
 		SELECT parent, MAX(depth) AS depth, MAX(ltime) AS tmax, group_concat(item, char(9) ORDER BY link, item) AS kids
 		FROM dscsa_shipment_tree WHERE shipment = ? AND depth > 0 GROUP BY parent) g

@@ -11,9 +11,19 @@ import (
 // epcEscape lists the CSET 82 characters that EPC URIs percent-encode.
 var epcEscape = map[byte]string{'"': "%22", '%': "%25", '&': "%26", '/': "%2F", '<': "%3C", '>': "%3E", '?': "%3F"}
 
+// epcEscaped is the keys of epcEscape.
+const epcEscaped = `"%&/<>?`
+
 func epcEscapeString(s string) string {
+	// Most values (every serial a line prints) need no escape: return
+	// them as they are, without building a copy byte by byte.
+	i := strings.IndexAny(s, epcEscaped)
+	if i < 0 {
+		return s
+	}
 	var b strings.Builder
-	for i := 0; i < len(s); i++ {
+	b.WriteString(s[:i])
+	for ; i < len(s); i++ {
 		if e, ok := epcEscape[s[i]]; ok {
 			b.WriteString(e)
 		} else {

@@ -25,3 +25,28 @@ func TestParseEPCURI_DotInLastComponent(t *testing.T) {
 		t.Fatalf("an SSCC URI with three parts: %v, want refused", err)
 	}
 }
+
+// TestEPCEscapeString: the escape of a value with nothing to escape is the
+// value, and every escaped character is escaped wherever it stands.
+func TestEPCEscapeString(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"S0000001", "S0000001"},
+		{"a.b-c_d*e!'()+,:;=", "a.b-c_d*e!'()+,:;="},
+		{`"%&/<>?`, "%22%25%26%2F%3C%3E%3F"},
+		{"AB/CD%", "AB%2FCD%25"},
+		{"\xffé/x", "\xffé%2Fx"},
+	} {
+		if got := epcEscapeString(tt.in); got != tt.want {
+			t.Errorf("epcEscapeString(%q)=%q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if len(epcEscaped) != len(epcEscape) {
+		t.Fatalf("epcEscaped %q does not list the %d keys of epcEscape", epcEscaped, len(epcEscape))
+	}
+	for i := 0; i < len(epcEscaped); i++ {
+		if _, ok := epcEscape[epcEscaped[i]]; !ok {
+			t.Errorf("epcEscaped lists %q, which epcEscape does not escape", epcEscaped[i])
+		}
+	}
+}
