@@ -137,6 +137,19 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.w.Close()
 		return nil, notStore(abs, err)
 	}
+	// Keep the statement and savepoint journals in memory. Every write runs
+	// in a savepoint of the group's transaction and every multi-row INSERT
+	// in a statement transaction, and SQLite copies each page such a
+	// statement changes first into that journal: in a temporary file, one
+	// write system call per page, which made up a good part of ingest. They
+	// only serve to roll a statement or savepoint back inside the open
+	// transaction; what is durable is what COMMIT writes to the write-ahead
+	// log, which this does not touch.
+	if _, err := db.conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+		db.conn.Close()
+		db.w.Close()
+		return nil, notStore(abs, err)
+	}
 	if err := db.migrate(ctx); err != nil {
 		db.conn.Close()
 		db.w.Close()
