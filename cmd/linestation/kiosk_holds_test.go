@@ -18,6 +18,29 @@ import (
 	"github.com/linestation/linestation/uplink/dscsa/dscsatest"
 )
 
+// commissionPacks records n packs of order as a line run does: the order
+// running, serials allocated, each printed, verified and commissioned.
+func commissionPacks(t *testing.T, st *kioskStation, order, gtin string, n int) []station.Item {
+	t.Helper()
+	ctx := context.Background()
+	ev := func(p station.Payload) station.NewEvent { return station.NewEvent{Payload: p, User: "sam"} }
+	if o, err := st.db.Order(ctx, order); err == nil && o.State == station.OrderReleased {
+		_, err := st.db.Append(ctx, ev(station.OrderStateChanged{Order: order, From: station.OrderReleased, To: station.OrderRunning, Reason: "line started"}))
+		must(t, err)
+	}
+	serials, err := st.svc.Pools().Allocate(ctx, order, gtin, "sam", n)
+	must(t, err)
+	var items []station.Item
+	for _, s := range serials {
+		_, err := st.db.Append(ctx, ev(station.UnitPrinted{GTIN: gtin, Serial: s, Device: "coder-1"}),
+			ev(station.UnitVerified{GTIN: gtin, Serial: s, Device: "camera-1", Grade: "A", Read: "(01)" + gtin + "(21)" + s}),
+			ev(station.UnitCommissioned{GTIN: gtin, Serial: s, Device: "camera-1"}))
+		must(t, err)
+		items = append(items, station.SGTIN(gtin, s))
+	}
+	return items
+}
+
 // TestKiosk_CentralHolds: an investigation opened at the real central (on
 // loopback, with its DSCSA exchange) holds two packs and a lot; the
 // enrolled station learns it with its master data and refuses to pick a
@@ -64,23 +87,7 @@ func TestKiosk_CentralHolds(t *testing.T) {
 
 	// Packs commissioned as a run records them: three of the demo lot
 	// loose, ten of the held lot in a case.
-	commission := func(order string, n int) []station.Item {
-		t.Helper()
-		ev := func(p station.Payload) station.NewEvent { return station.NewEvent{Payload: p, User: "sam"} }
-		_, err := st.db.Append(ctx, ev(station.OrderStateChanged{Order: order, From: station.OrderReleased, To: station.OrderRunning, Reason: "line started"}))
-		must(t, err)
-		serials, err := st.svc.Pools().Allocate(ctx, order, gtin, "sam", n)
-		must(t, err)
-		var items []station.Item
-		for _, s := range serials {
-			_, err := st.db.Append(ctx, ev(station.UnitPrinted{GTIN: gtin, Serial: s, Device: "coder-1"}),
-				ev(station.UnitVerified{GTIN: gtin, Serial: s, Device: "camera-1", Grade: "A", Read: "(01)" + gtin + "(21)" + s}),
-				ev(station.UnitCommissioned{GTIN: gtin, Serial: s, Device: "camera-1"}))
-			must(t, err)
-			items = append(items, station.SGTIN(gtin, s))
-		}
-		return items
-	}
+	commission := func(order string, n int) []station.Item { return commissionPacks(t, st, order, gtin, n) }
 	loose := commission(demoOrderID, 3)
 	lot := commission(heldOrder.ID, 10)
 	cs, err := st.svc.OpenParent(ctx, "pat", heldOrder.ID, station.LevelCase)
