@@ -8,8 +8,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mattn/go-sqlite3"
-
+	"github.com/linestation/linestation/localdb/internal/sqlitex"
 	"github.com/linestation/linestation/station"
 )
 
@@ -139,10 +138,7 @@ func apply(ctx context.Context, c sqlConn, ev *station.Event, p station.Payload)
 	return fmt.Errorf("apply %s: no projection for payload %T", ev.Type, p)
 }
 
-func isConstraint(err error) bool {
-	var serr sqlite3.Error
-	return errors.As(err, &serr) && serr.Code == sqlite3.ErrConstraint
-}
+func isConstraint(err error) bool { return sqlitex.IsConstraint(err) }
 
 func applyPoolReserved(ctx context.Context, c sqlConn, seq int64, p *station.PoolReserved) error {
 	for _, s := range p.Serials {

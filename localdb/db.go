@@ -42,6 +42,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/linestation/linestation/localdb/internal/sqlitex"
 	"github.com/linestation/linestation/station"
 )
 
@@ -266,81 +267,13 @@ func notLedger(path string, err error) error {
 	return fmt.Errorf("read ledger %s: %w", path, err)
 }
 
-// migrate applies the embedded migrations not yet recorded, each in its own
-// transaction, in lexical order. It refuses a file that records a migration
-// this program does not know (written by a newer version).
+// migrate applies the embedded migrations not yet recorded (see
+// sqlitex.Migrate). Their time is bookkeeping, not a journal record: the
+// system clock is good enough, and reading the station clock here would
+// shift test clocks.
 func (db *DB) migrate(ctx context.Context, conn *sql.Conn) error {
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`); err != nil {
-		return formatError(fmt.Errorf("create migrations table in %s: %w", db.path, err))
-	}
-	applied := map[string]bool{}
-	rows, err := conn.QueryContext(ctx, `SELECT name FROM migrations`)
-	if err != nil {
-		return formatError(fmt.Errorf("read migrations of %s: %w", db.path, err))
-	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return formatError(fmt.Errorf("read migrations of %s: %w", db.path, err))
-		}
-		applied[name] = true
-	}
-	rows.Close()
-
-	names, err := fs.Glob(migrationFS, "migration/*.sql")
-	if err != nil {
-		return fmt.Errorf("list migrations: %w", err)
-	}
-	slices.Sort(names)
-	known := map[string]bool{}
-	for _, n := range names {
-		known[filepath.Base(n)] = true
-	}
-	for name := range applied {
-		if !known[name] {
-			return station.Errorf(station.ECONFLICT, "ledger %s was migrated by a newer linestation (migration %s is unknown here): use that version", db.path, name)
-		}
-	}
-	for _, n := range names {
-		name := filepath.Base(n)
-		if applied[name] {
-			continue
-		}
-		body, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return fmt.Errorf("read migration %s: %w", name, err)
-		}
-		if err := db.applyMigration(ctx, conn, name, string(body)); err != nil {
-			return err
-		}
-		db.logger.Info("ledger migrated", logKeyPath, db.path, "migration", name)
-	}
-	return nil
-}
-
-func (db *DB) applyMigration(ctx context.Context, conn *sql.Conn, name, body string) (err error) {
-	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		return formatError(fmt.Errorf("migrate %s: %s: begin: %w", db.path, name, err))
-	}
-	defer func() {
-		if err != nil {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
-		}
-	}()
-	if _, err := conn.ExecContext(ctx, body); err != nil {
-		return formatError(fmt.Errorf("migrate %s: %s: %w", db.path, name, err))
-	}
-	// Bookkeeping, not a journal record: the system clock is good enough,
-	// and reading the station clock here would shift test clocks.
-	now := time.Now().UTC()
-	if _, err := conn.ExecContext(ctx, `INSERT INTO migrations (name, applied_at) VALUES (?, ?)`, name, station.FormatTime(now)); err != nil {
-		return formatError(fmt.Errorf("migrate %s: record %s: %w", db.path, name, err))
-	}
-	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
-		return formatError(fmt.Errorf("migrate %s: %s: commit: %w", db.path, name, err))
-	}
-	return nil
+	stamp := func() string { return station.FormatTime(time.Now().UTC()) }
+	return sqlitex.Migrate(ctx, conn, sqlitex.Store{What: "ledger", Path: db.path}, migrationFS, "migration", stamp, db.logger)
 }
 
 // bindStation records the station id in a new ledger and checks it in an
@@ -418,38 +351,4 @@ func (db *DB) Close() error {
 
 // formatError maps SQLite errors to station error codes; other errors pass
 // through unchanged. The message keeps the context of err.
-func formatError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var serr sqlite3.Error
-	if !errors.As(err, &serr) {
-		return err
-	}
-	var code string
-	switch serr.Code {
-	case sqlite3.ErrConstraint:
-		code = station.ECONFLICT
-	case sqlite3.ErrBusy, sqlite3.ErrLocked:
-		code = station.EUNAVAILABLE
-	case sqlite3.ErrNotADB, sqlite3.ErrCorrupt:
-		code = station.EINVALID
-	case sqlite3.ErrCantOpen:
-		code = station.ENOTFOUND
-	default:
-		return err
-	}
-	return &codedError{code: code, err: err}
-}
-
-// codedError gives an SQLite error a station code while keeping it in the
-// chain (errors.Is/As still see the sqlite3.Error).
-type codedError struct {
-	code string
-	err  error
-}
-
-func (e *codedError) Error() string { return e.err.Error() }
-func (e *codedError) Unwrap() []error {
-	return []error{&station.Error{Code: e.code, Message: e.err.Error()}, e.err}
-}
+func formatError(err error) error { return sqlitex.FormatError(err) }

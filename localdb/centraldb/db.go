@@ -33,6 +33,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/linestation/linestation/localdb/internal/sqlitex"
 	"github.com/linestation/linestation/station"
 )
 
@@ -204,74 +205,7 @@ func (db *DB) migrate(ctx context.Context) error {
 			return station.Errorf(station.EINVALID, "%s is not a linestation central store (meta.format is %q)", db.path, format)
 		}
 	}
-	if _, err := c.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`); err != nil {
-		return formatError(fmt.Errorf("create migrations table in %s: %w", db.path, err))
-	}
-	applied := map[string]bool{}
-	rows, err = c.QueryContext(ctx, `SELECT name FROM migrations`)
-	if err != nil {
-		return formatError(fmt.Errorf("read migrations of %s: %w", db.path, err))
-	}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return formatError(fmt.Errorf("read migrations of %s: %w", db.path, err))
-		}
-		applied[n] = true
-	}
-	rows.Close()
-	names, err := fs.Glob(migrationFS, "migration/*.sql")
-	if err != nil {
-		return fmt.Errorf("list migrations: %w", err)
-	}
-	slices.Sort(names)
-	known := map[string]bool{}
-	for _, n := range names {
-		known[filepath.Base(n)] = true
-	}
-	for n := range applied {
-		if !known[n] {
-			return station.Errorf(station.ECONFLICT, "central store %s was migrated by a newer linestation (migration %s is unknown here): use that version", db.path, n)
-		}
-	}
-	for _, n := range names {
-		name := filepath.Base(n)
-		if applied[name] {
-			continue
-		}
-		body, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return fmt.Errorf("read migration %s: %w", name, err)
-		}
-		if err := db.applyMigration(ctx, name, string(body)); err != nil {
-			return err
-		}
-		db.logger.Info("central store migrated", "path", db.path, "migration", name)
-	}
-	return nil
-}
-
-func (db *DB) applyMigration(ctx context.Context, name, body string) (err error) {
-	c := db.conn
-	if _, err := c.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		return formatError(fmt.Errorf("migrate %s: %s: begin: %w", db.path, name, err))
-	}
-	defer func() {
-		if err != nil {
-			_, _ = c.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
-		}
-	}()
-	if _, err := c.ExecContext(ctx, body); err != nil {
-		return formatError(fmt.Errorf("migrate %s: %s: %w", db.path, name, err))
-	}
-	if _, err := c.ExecContext(ctx, `INSERT INTO migrations (name, applied_at) VALUES (?, ?)`, name, db.stamp()); err != nil {
-		return formatError(fmt.Errorf("migrate %s: record %s: %w", db.path, name, err))
-	}
-	if _, err := c.ExecContext(ctx, `COMMIT`); err != nil {
-		return formatError(fmt.Errorf("migrate %s: %s: commit: %w", db.path, name, err))
-	}
-	return nil
+	return sqlitex.Migrate(ctx, c, sqlitex.Store{What: "central store", Path: db.path}, migrationFS, "migration", db.stamp, db.logger)
 }
 
 // stamp is the central's current time in the journal's text form.
@@ -460,44 +394,9 @@ func (db *DB) commit(group []*job) {
 }
 
 // formatError maps SQLite errors to station codes, keeping the chain.
-func formatError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var serr sqlite3.Error
-	if !errors.As(err, &serr) {
-		return err
-	}
-	var code string
-	switch serr.Code {
-	case sqlite3.ErrConstraint:
-		code = station.ECONFLICT
-	case sqlite3.ErrBusy, sqlite3.ErrLocked:
-		code = station.EUNAVAILABLE
-	case sqlite3.ErrNotADB, sqlite3.ErrCorrupt:
-		code = station.EINVALID
-	case sqlite3.ErrCantOpen:
-		code = station.ENOTFOUND
-	default:
-		return err
-	}
-	return &codedError{code: code, err: err}
-}
+func formatError(err error) error { return sqlitex.FormatError(err) }
 
-type codedError struct {
-	code string
-	err  error
-}
-
-func (e *codedError) Error() string { return e.err.Error() }
-func (e *codedError) Unwrap() []error {
-	return []error{&station.Error{Code: e.code, Message: e.err.Error()}, e.err}
-}
-
-func isConstraint(err error) bool {
-	var serr sqlite3.Error
-	return errors.As(err, &serr) && serr.Code == sqlite3.ErrConstraint
-}
+func isConstraint(err error) bool { return sqlitex.IsConstraint(err) }
 
 // parseTime parses a stored time; ” is the zero time.
 func parseTime(s string) (time.Time, error) {
