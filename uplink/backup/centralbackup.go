@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -267,35 +266,13 @@ func (s *CentralShipper) Snapshot(ctx context.Context) (*CentralManifest, error)
 	}
 	start := s.Now().UTC()
 	gen := newGenerationID(start)
-	dir, err := os.MkdirTemp(filepath.Dir(s.src.Path()), ".backup-")
+	var state CentralState
+	snap, err := s.store.putSnapshot(ctx, s.src.Path(), gen, centralSnapshotName, func(path string) (err error) {
+		state, err = s.src.SnapshotFile(ctx, path)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("central backup: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	dbPath := filepath.Join(dir, "central.db")
-	state, err := s.src.SnapshotFile(ctx, dbPath)
-	if err != nil {
-		return nil, fmt.Errorf("central backup: %w", err)
-	}
-	storedPath := filepath.Join(dir, "central.stored")
-	raw, stored, err := sealFile(storedPath, dbPath, s.store.key)
-	if err != nil {
-		return nil, fmt.Errorf("central backup: %w", err)
-	}
-	if err := os.Remove(dbPath); err != nil {
-		return nil, fmt.Errorf("central backup: %w", err)
-	}
-	key := centralSnapshotName
-	if s.store.key != nil {
-		key += encryptedExt
-	}
-	f, err := os.Open(storedPath)
-	if err != nil {
-		return nil, fmt.Errorf("central backup: %w", err)
-	}
-	defer f.Close()
-	if err := s.store.put(ctx, genKey(gen, key), f, stored.Size, stored.SHA256, "application/octet-stream"); err != nil {
-		return nil, err
 	}
 	host, _ := os.Hostname()
 	m := &CentralManifest{
@@ -306,14 +283,12 @@ func (s *CentralShipper) Snapshot(ctx context.Context) (*CentralManifest, error)
 		Program:      s.Program,
 		Created:      start,
 		CentralState: state,
-		Snapshot:     Object{Key: key, Size: raw.Size, SHA256: raw.SHA256, StoredSize: stored.Size, StoredSHA256: stored.SHA256},
+		Snapshot:     snap,
 		Compression:  Compression,
+		Encryption:   s.store.encryption(),
 	}
 	if m.Stations == nil {
 		m.Stations = []StationHead{}
-	}
-	if s.store.key != nil {
-		m.Encryption = &Encryption{Algorithm: EncryptionAlgorithm, ChunkSize: DefaultChunkSize, KeyID: s.store.key.ID()}
 	}
 	m.ServerSideEncryption = s.store.sseName
 	data, err := json.MarshalIndent(m, "", "  ")
@@ -328,7 +303,7 @@ func (s *CentralShipper) Snapshot(ctx context.Context) (*CentralManifest, error)
 	if err := s.store.putBytes(ctx, genKey(gen, manifestName), append(data, '\n'), "application/json"); err != nil {
 		return nil, err
 	}
-	s.Logger.Info("central backup generation written", logKeyGeneration, gen, "stations", len(m.Stations), "feed", m.Feed, logKeyBytes, stored.Size)
+	s.Logger.Info("central backup generation written", logKeyGeneration, gen, "stations", len(m.Stations), "feed", m.Feed, logKeyBytes, snap.StoredSize)
 	return m, nil
 }
 

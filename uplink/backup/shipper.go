@@ -177,35 +177,13 @@ func (s *Shipper) Snapshot(ctx context.Context) (*Manifest, error) {
 	}
 	start := s.Now().UTC()
 	gen := newGenerationID(start)
-	dir, err := os.MkdirTemp(filepath.Dir(s.src.Path()), ".backup-")
+	var head station.Head
+	snap, err := s.store.putSnapshot(ctx, s.src.Path(), gen, snapshotName, func(path string) (err error) {
+		head, err = s.src.SnapshotFile(ctx, path)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("backup snapshot: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	dbPath := filepath.Join(dir, "snapshot.db")
-	head, err := s.src.SnapshotFile(ctx, dbPath)
-	if err != nil {
-		return nil, fmt.Errorf("backup snapshot: %w", err)
-	}
-	storedPath := filepath.Join(dir, "snapshot.stored")
-	raw, stored, err := sealFile(storedPath, dbPath, s.store.key)
-	if err != nil {
-		return nil, fmt.Errorf("backup snapshot: %w", err)
-	}
-	if err := os.Remove(dbPath); err != nil {
-		return nil, fmt.Errorf("backup snapshot: %w", err)
-	}
-	key := snapshotName
-	if s.store.key != nil {
-		key += encryptedExt
-	}
-	f, err := os.Open(storedPath)
-	if err != nil {
-		return nil, fmt.Errorf("backup snapshot: %w", err)
-	}
-	defer f.Close()
-	if err := s.store.put(ctx, genKey(gen, key), f, stored.Size, stored.SHA256, "application/octet-stream"); err != nil {
-		return nil, err
 	}
 	host, _ := os.Hostname()
 	m := &Manifest{
@@ -218,14 +196,12 @@ func (s *Shipper) Snapshot(ctx context.Context) (*Manifest, error) {
 		LastSeq:     head.Seq,
 		LastHash:    head.Hash,
 		LastTime:    head.Time,
-		Snapshot:    Object{Key: key, Size: raw.Size, SHA256: raw.SHA256, StoredSize: stored.Size, StoredSHA256: stored.SHA256},
+		Snapshot:    snap,
 		Compression: Compression,
+		Encryption:  s.store.encryption(),
 	}
 	if head.Seq == 0 {
 		m.LastHash = station.GenesisHash
-	}
-	if s.store.key != nil {
-		m.Encryption = &Encryption{Algorithm: EncryptionAlgorithm, ChunkSize: DefaultChunkSize, KeyID: s.store.key.ID()}
 	}
 	m.ServerSideEncryption = s.store.sseName
 	data, err := json.MarshalIndent(m, "", "  ")
@@ -239,8 +215,56 @@ func (s *Shipper) Snapshot(ctx context.Context) (*Manifest, error) {
 	if err := s.putProgress(ctx, ""); err != nil {
 		s.Logger.Warn("backup head.json not written", logKeyGeneration, gen, "error", err)
 	}
-	s.Logger.Info("backup generation started", logKeyGeneration, gen, logKeySeq, head.Seq, logKeyBytes, stored.Size)
+	s.Logger.Info("backup generation started", logKeyGeneration, gen, logKeySeq, head.Seq, logKeyBytes, snap.StoredSize)
 	return m, nil
+}
+
+// putSnapshot makes a consistent snapshot of a database with take (which
+// writes it to the path it is given, in a temporary folder beside the
+// database file dbFile), seals it (compressed, and encrypted when the store
+// has a key) and uploads it as name (with the encrypted extension when
+// encrypted) in generation gen, read back by put. It returns the object as
+// a manifest describes it. The temporary folder is removed.
+func (s *Store) putSnapshot(ctx context.Context, dbFile, gen, name string, take func(path string) error) (Object, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(dbFile), ".backup-")
+	if err != nil {
+		return Object{}, err
+	}
+	defer os.RemoveAll(dir)
+	dbPath := filepath.Join(dir, "snapshot.db")
+	if err := take(dbPath); err != nil {
+		return Object{}, err
+	}
+	storedPath := filepath.Join(dir, "snapshot.stored")
+	raw, stored, err := sealFile(storedPath, dbPath, s.key)
+	if err != nil {
+		return Object{}, err
+	}
+	if err := os.Remove(dbPath); err != nil {
+		return Object{}, err
+	}
+	key := name
+	if s.key != nil {
+		key += encryptedExt
+	}
+	f, err := os.Open(storedPath)
+	if err != nil {
+		return Object{}, err
+	}
+	defer f.Close()
+	if err := s.put(ctx, genKey(gen, key), f, stored.Size, stored.SHA256, "application/octet-stream"); err != nil {
+		return Object{}, err
+	}
+	return Object{Key: key, Size: raw.Size, SHA256: raw.SHA256, StoredSize: stored.Size, StoredSHA256: stored.SHA256}, nil
+}
+
+// encryption describes the store's client-side encryption for a manifest;
+// nil when it has no key.
+func (s *Store) encryption() *Encryption {
+	if s.key == nil {
+		return nil
+	}
+	return &Encryption{Algorithm: EncryptionAlgorithm, ChunkSize: DefaultChunkSize, KeyID: s.key.ID()}
 }
 
 // sealFile writes the file at src to a new file at dst through a sealer and
