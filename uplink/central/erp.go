@@ -169,15 +169,11 @@ func (s *Server) serialRange(w http.ResponseWriter, r *http.Request, p uplink.Pr
 }
 
 func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ uplink.Principal) error {
-	after, err := queryInt(r, "after", 0, 0, 1<<62)
+	after, limit, err := cursorPage(r, 1000, 10000)
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(r, "limit", 1000, 1, 10000)
-	if err != nil {
-		return err
-	}
-	page, err := s.store.Feed(r.Context(), after, int(limit))
+	page, err := s.store.Feed(r.Context(), after, limit)
 	if err != nil {
 		return err
 	}

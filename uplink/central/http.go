@@ -373,6 +373,16 @@ func (s *Server) decodeError(err error) error {
 	return station.Errorf(station.EINVALID, "the body cannot be read as JSON: %v", err)
 }
 
+// cursorPage reads the after (a cursor, default 0) and limit (default def,
+// at most max) query parameters of a paged route.
+func cursorPage(r *http.Request, def, max int64) (after int64, limit int, err error) {
+	if after, err = queryInt(r, "after", 0, 0, 1<<62); err != nil {
+		return 0, 0, err
+	}
+	n, err := queryInt(r, "limit", def, 1, max)
+	return after, int(n), err
+}
+
 // queryInt reads an optional integer query parameter.
 func queryInt(r *http.Request, name string, def, min, max int64) (int64, error) {
 	v := r.URL.Query().Get(name)

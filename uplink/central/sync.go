@@ -191,15 +191,11 @@ func (s *Server) syncEvents(w http.ResponseWriter, r *http.Request, p uplink.Pri
 }
 
 func (s *Server) masterData(w http.ResponseWriter, r *http.Request, p uplink.Principal) error {
-	after, err := queryInt(r, "after", 0, 0, 1<<62)
+	after, limit, err := cursorPage(r, 1000, 10000)
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(r, "limit", 1000, 1, 10000)
-	if err != nil {
-		return err
-	}
-	md, err := s.store.MasterData(r.Context(), p.Line, after, int(limit))
+	md, err := s.store.MasterData(r.Context(), p.Line, after, limit)
 	if err != nil {
 		return err
 	}
@@ -249,15 +245,11 @@ func (s *Server) issuanceRefused(err error, holder, what string) {
 }
 
 func (s *Server) reservations(w http.ResponseWriter, r *http.Request, p uplink.Principal) error {
-	after, err := queryInt(r, "after", 0, 0, 1<<62)
+	after, limit, err := cursorPage(r, 100, 1000)
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(r, "limit", 100, 1, 1000)
-	if err != nil {
-		return err
-	}
-	rs, err := s.store.Reservations(r.Context(), p.Name, after, int(limit))
+	rs, err := s.store.Reservations(r.Context(), p.Name, after, limit)
 	if err != nil {
 		return err
 	}
