@@ -336,11 +336,7 @@ func (s *Server) putPartner(w http.ResponseWriter, r *http.Request, x *dscsa.Exc
 		return err
 	}
 	x.Notify()
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, stored)
+	writeJSON(w, putStatus(created), stored)
 	return nil
 }
 
@@ -380,11 +376,7 @@ func (s *Server) putLocation(w http.ResponseWriter, r *http.Request, x *dscsa.Ex
 		return err
 	}
 	x.Notify()
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, l)
+	writeJSON(w, putStatus(created), l)
 	return nil
 }
 

@@ -59,11 +59,7 @@ func (s *Server) storeProduct(w http.ResponseWriter, r *http.Request, p station.
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, stored)
+	writeJSON(w, putStatus(created), stored)
 	return nil
 }
 
@@ -113,11 +109,7 @@ func (s *Server) storeOrder(w http.ResponseWriter, r *http.Request, o uplink.Ord
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, p)
+	writeJSON(w, putStatus(created), p)
 	return nil
 }
 
@@ -143,11 +135,7 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, _ uplink.Princi
 		return err
 	}
 	u.CredentialHash, u.CredentialKind = "", ""
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, u)
+	writeJSON(w, putStatus(created), u)
 	return nil
 }
 

@@ -373,6 +373,15 @@ func (s *Server) decodeError(err error) error {
 	return station.Errorf(station.EINVALID, "the body cannot be read as JSON: %v", err)
 }
 
+// putStatus is the status of a PUT answer: 201 when it created the
+// resource, 200 when it replaced one.
+func putStatus(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
 // cursorPage reads the after (a cursor, default 0) and limit (default def,
 // at most max) query parameters of a paged route.
 func cursorPage(r *http.Request, def, max int64) (after int64, limit int, err error) {
