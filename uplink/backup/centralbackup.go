@@ -323,40 +323,10 @@ func (s *CentralShipper) checkLocation(ctx context.Context) error {
 // a location that holds station ledger backups (ECONFLICT). It returns the
 // ids deleted.
 func (s *Store) RetainCentral(ctx context.Context, keep int) ([]string, error) {
-	if keep < 1 {
-		return nil, station.Errorf(station.EINVALID, "retention must keep at least one generation, not %d", keep)
-	}
-	gens, err := s.Generations(ctx)
-	if err != nil {
-		return nil, err
-	}
-	verified := 0
-	var doomed []string
-	for i := len(gens) - 1; i >= 0; i-- {
-		_, err := s.CentralManifest(ctx, gens[i])
-		switch code := station.ErrorCode(err); {
-		case err == nil:
-			verified++
-			if verified > keep {
-				doomed = append(doomed, gens[i])
-			}
-		case code == station.ENOTFOUND || code == station.EINVALID:
-			if verified > 0 {
-				doomed = append(doomed, gens[i])
-			}
-		default:
-			return nil, err
-		}
-	}
-	var deleted []string
-	for _, gen := range doomed {
-		if err := s.deleteGeneration(ctx, gen); err != nil {
-			return deleted, err
-		}
-		deleted = append(deleted, gen)
-		s.Logger.Info("central backup generation deleted by retention", logKeyGeneration, gen)
-	}
-	return deleted, nil
+	return s.retain(ctx, keep, func(gen string) error {
+		_, err := s.CentralManifest(ctx, gen)
+		return err
+	}, "central backup generation deleted by retention")
 }
 
 // CentralGeneration describes one generation at a central location, for

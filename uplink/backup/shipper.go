@@ -481,6 +481,16 @@ func (s *Store) keyFor(m *Manifest) (*Key, error) {
 // verified. A generation's manifest is deleted first, so that a generation
 // half deleted is never taken for a complete one. It returns the ids deleted.
 func (s *Store) Retain(ctx context.Context, keep int) ([]string, error) {
+	return s.retain(ctx, keep, func(gen string) error {
+		_, err := s.Manifest(ctx, gen)
+		return err
+	}, "backup generation deleted by retention")
+}
+
+// retain deletes old generations as Retain says, with check telling a
+// verified generation (nil), an incomplete or invalid one (ENOTFOUND or
+// EINVALID) and a reason to stop (any other error), logging each deleted.
+func (s *Store) retain(ctx context.Context, keep int, check func(gen string) error, logMsg string) ([]string, error) {
 	if keep < 1 {
 		return nil, station.Errorf(station.EINVALID, "retention must keep at least one generation, not %d", keep)
 	}
@@ -491,14 +501,14 @@ func (s *Store) Retain(ctx context.Context, keep int) ([]string, error) {
 	verified := 0
 	var doomed []string
 	for i := len(gens) - 1; i >= 0; i-- {
-		_, err := s.Manifest(ctx, gens[i])
-		switch {
+		err := check(gens[i])
+		switch code := station.ErrorCode(err); {
 		case err == nil:
 			verified++
 			if verified > keep {
 				doomed = append(doomed, gens[i])
 			}
-		case station.ErrorCode(err) == station.ENOTFOUND || station.ErrorCode(err) == station.EINVALID:
+		case code == station.ENOTFOUND || code == station.EINVALID:
 			if verified > 0 {
 				doomed = append(doomed, gens[i])
 			}
@@ -512,7 +522,7 @@ func (s *Store) Retain(ctx context.Context, keep int) ([]string, error) {
 			return deleted, err
 		}
 		deleted = append(deleted, gen)
-		s.Logger.Info("backup generation deleted by retention", logKeyGeneration, gen)
+		s.Logger.Info(logMsg, logKeyGeneration, gen)
 	}
 	return deleted, nil
 }
