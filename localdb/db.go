@@ -30,11 +30,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -130,18 +127,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.ReadOnly && opts.Create {
 		return nil, station.Errorf(station.EINVALID, "open ledger %s: cannot create a ledger read-only", path)
 	}
-	abs, err := filepath.Abs(path)
+	abs, err := sqlitex.CheckFile(sqlitex.Store{What: "ledger", Path: path}, opts.Create)
 	if err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
-	}
-	fi, err := os.Stat(abs)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
-		return nil, station.Errorf(station.ENOTFOUND, "ledger %s does not exist", path)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
-	case err == nil && fi.IsDir():
-		return nil, station.Errorf(station.EINVALID, "ledger %s is a directory, not a file", path)
+		return nil, err
 	}
 	db := &DB{path: abs, station: opts.Station, clock: opts.Clock, logger: opts.Logger, opts: opts}
 

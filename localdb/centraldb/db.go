@@ -22,11 +22,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -97,18 +94,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.MaxGroup <= 0 {
 		opts.MaxGroup = 64
 	}
-	abs, err := filepath.Abs(path)
+	abs, err := sqlitex.CheckFile(sqlitex.Store{What: "central store", Path: path}, opts.Create)
 	if err != nil {
-		return nil, fmt.Errorf("open central store %s: %w", path, err)
-	}
-	fi, err := os.Stat(abs)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
-		return nil, station.Errorf(station.ENOTFOUND, "central store %s does not exist", path)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("open central store %s: %w", path, err)
-	case err == nil && fi.IsDir():
-		return nil, station.Errorf(station.EINVALID, "central store %s is a directory, not a file", path)
+		return nil, err
 	}
 	db := &DB{path: abs, logger: opts.Logger, now: opts.Now, opts: opts}
 	base := "file:" + (&url.URL{Path: abs}).EscapedPath()

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 
 	"github.com/mattn/go-sqlite3"
@@ -23,6 +25,26 @@ import (
 // store") and its file.
 type Store struct {
 	What, Path string
+}
+
+// CheckFile resolves the database file of s to an absolute path and checks
+// that it can be opened: it must exist unless create, and must not be a
+// directory.
+func CheckFile(s Store, create bool) (string, error) {
+	abs, err := filepath.Abs(s.Path)
+	if err != nil {
+		return "", fmt.Errorf("open %s %s: %w", s.What, s.Path, err)
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !create:
+		return "", station.Errorf(station.ENOTFOUND, "%s %s does not exist", s.What, s.Path)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("open %s %s: %w", s.What, s.Path, err)
+	case err == nil && fi.IsDir():
+		return "", station.Errorf(station.EINVALID, "%s %s is a directory, not a file", s.What, s.Path)
+	}
+	return abs, nil
 }
 
 // Migrate applies the migrations in fsys (dir/*.sql) not yet recorded in
