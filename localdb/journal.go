@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/linestation/linestation/localdb/internal/sqlitex"
 	"github.com/linestation/linestation/station"
 )
 
@@ -576,19 +577,9 @@ const selectEvents = `SELECT seq, id, station, type, payload, time, offset_ns, c
 // an error that names the seq.
 func scanEvent(rows interface{ Scan(...any) error }) (station.Event, error) {
 	var ev station.Event
-	var typ, payload, ts, state string
-	var offset int64
-	if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Station, &typ, &payload, &ts, &offset, &state, &ev.User, &ev.PrevHash, &ev.Hash); err != nil {
+	var c sqlitex.EventColumns
+	if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Station, &c.Type, &c.Payload, &c.Time, &c.ClockOffset, &c.ClockState, &ev.User, &ev.PrevHash, &ev.Hash); err != nil {
 		return ev, formatError(fmt.Errorf("scan journal row: %w", err))
 	}
-	ev.Type = station.EventType(typ)
-	ev.Payload = json.RawMessage(payload)
-	ev.ClockOffset = time.Duration(offset)
-	ev.ClockState = station.ClockState(state)
-	t, err := station.ParseTime(ts)
-	if err != nil {
-		return ev, &station.ChainBreak{Seq: ev.Seq, Reason: err.Error()}
-	}
-	ev.Time = t
-	return ev, nil
+	return ev, c.Fill(&ev)
 }

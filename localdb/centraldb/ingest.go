@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
+	"github.com/linestation/linestation/localdb/internal/sqlitex"
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/uplink"
 )
@@ -251,21 +251,11 @@ const selectEvents = `SELECT feed, station, seq, id, type, payload, time, offset
 func scanEvent(rows interface{ Scan(...any) error }) (uplink.FeedEvent, error) {
 	var fe uplink.FeedEvent
 	ev := &fe.Event
-	var typ, payload, ts, state string
-	var offset int64
-	if err := rows.Scan(&fe.Cursor, &ev.Station, &ev.Seq, &ev.ID, &typ, &payload, &ts, &offset, &state, &ev.User, &ev.PrevHash, &ev.Hash); err != nil {
+	var c sqlitex.EventColumns
+	if err := rows.Scan(&fe.Cursor, &ev.Station, &ev.Seq, &ev.ID, &c.Type, &c.Payload, &c.Time, &c.ClockOffset, &c.ClockState, &ev.User, &ev.PrevHash, &ev.Hash); err != nil {
 		return fe, formatError(fmt.Errorf("scan event: %w", err))
 	}
-	ev.Type = station.EventType(typ)
-	ev.Payload = json.RawMessage(payload)
-	ev.ClockOffset = time.Duration(offset)
-	ev.ClockState = station.ClockState(state)
-	t, err := station.ParseTime(ts)
-	if err != nil {
-		return fe, &station.ChainBreak{Seq: ev.Seq, Reason: err.Error()}
-	}
-	ev.Time = t
-	return fe, nil
+	return fe, c.Fill(ev)
 }
 
 // Events returns up to limit stored events of a station with Seq >= fromSeq,

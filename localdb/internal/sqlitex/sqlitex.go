@@ -1,12 +1,13 @@
 // Package sqlitex holds what the station ledger (localdb) and the central
-// store (localdb/centraldb) do the same way with SQLite: forward-only
-// migrations embedded as numbered .sql files, and SQLite errors carrying
-// station error codes.
+// store (localdb/centraldb) do the same way with SQLite: checking the file
+// before opening it, forward-only migrations embedded as numbered .sql
+// files, and SQLite errors carrying station error codes.
 package sqlitex
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -121,6 +123,28 @@ func apply(ctx context.Context, conn *sql.Conn, file, name, body, at string) (er
 	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
 		return FormatError(fmt.Errorf("migrate %s: %s: commit: %w", file, name, err))
 	}
+	return nil
+}
+
+// EventColumns are the journal columns of an event that are stored as
+// text or integers rather than as its own types.
+type EventColumns struct {
+	Type, Payload, Time, ClockState string
+	ClockOffset                     int64
+}
+
+// Fill sets ev's fields from the columns. A time that is not in canonical
+// form is a chain break naming the event's seq (set it first).
+func (c EventColumns) Fill(ev *station.Event) error {
+	ev.Type = station.EventType(c.Type)
+	ev.Payload = json.RawMessage(c.Payload)
+	ev.ClockOffset = time.Duration(c.ClockOffset)
+	ev.ClockState = station.ClockState(c.ClockState)
+	t, err := station.ParseTime(c.Time)
+	if err != nil {
+		return &station.ChainBreak{Seq: ev.Seq, Reason: err.Error()}
+	}
+	ev.Time = t
 	return nil
 }
 
