@@ -5,8 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/linestation/linestation/station/epcis/epcistest"
 	"github.com/linestation/linestation/station/stationtest"
 )
 
@@ -64,59 +63,13 @@ func clipDoc(doc []byte) string {
 	return string(doc)
 }
 
-// lookaheadRegexp handles the one pattern form of the EPCIS JSON schema
-// that Go's regexp lacks, "^(?!(a|b))": a string not starting with a or b.
-type lookaheadRegexp struct {
-	src string
-	neg *regexp.Regexp
-}
-
-func (l lookaheadRegexp) MatchString(s string) bool { return !l.neg.MatchString(s) }
-func (l lookaheadRegexp) String() string            { return l.src }
-
-func schemaRegexp(s string) (jsonschema.Regexp, error) {
-	if strings.HasPrefix(s, "^(?!") && strings.HasSuffix(s, ")") {
-		re, err := regexp.Compile("^" + s[len("^(?!"):len(s)-1])
-		if err != nil {
-			return nil, err
-		}
-		return lookaheadRegexp{src: s, neg: re}, nil
-	}
-	return regexp.Compile(s)
-}
-
 // MustJSONSchema compiles the EPCIS 2.0 JSON schema from the shared
 // standards folder.
 func MustJSONSchema(tb testing.TB) *jsonschema.Schema {
 	tb.Helper()
-	dir := filepath.Join(standards, "epcis-2.0/json-schema")
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	c.UseRegexpEngine(schemaRegexp)
-	files, _ := filepath.Glob(filepath.Join(dir, "schemas", "*.json"))
-	files = append(files, filepath.Join(dir, "EPCIS-Document-JSON-Schema.json"), filepath.Join(dir, "EPCIS-Event-JSON-Schema.json"),
-		filepath.Join(dir, "EPCIS-JSON-Schema-root.json"))
-	root := ""
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-		if err != nil {
-			tb.Fatalf("%s: %v", f, err)
-		}
-		id := doc.(map[string]any)["$id"].(string)
-		if err := c.AddResource(id, doc); err != nil {
-			tb.Fatalf("add %s: %v", f, err)
-		}
-		if strings.HasSuffix(f, "EPCIS-JSON-Schema-root.json") {
-			root = id
-		}
-	}
-	sch, err := c.Compile(root)
+	sch, err := epcistest.CompileJSONSchema(filepath.Join(standards, "epcis-2.0/json-schema"))
 	if err != nil {
-		tb.Fatalf("compile the EPCIS JSON schema: %v", err)
+		tb.Fatal(err)
 	}
 	return sch
 }

@@ -13,9 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +23,7 @@ import (
 	"github.com/linestation/linestation/localdb/centraldb"
 	"github.com/linestation/linestation/localdb/centraldb/centraltest"
 	"github.com/linestation/linestation/station"
+	"github.com/linestation/linestation/station/epcis/epcistest"
 	"github.com/linestation/linestation/station/gs1"
 	"github.com/linestation/linestation/station/stationtest"
 	"github.com/linestation/linestation/uplink"
@@ -70,27 +69,6 @@ func clip(b []byte, n int) string {
 	return string(b)
 }
 
-// lookahead handles the one pattern form of the EPCIS JSON schema that Go's
-// regexp lacks, "^(?!(a|b))": a string not starting with a or b.
-type lookahead struct {
-	src string
-	neg *regexp.Regexp
-}
-
-func (l lookahead) MatchString(s string) bool { return !l.neg.MatchString(s) }
-func (l lookahead) String() string            { return l.src }
-
-func schemaRegexp(s string) (jsonschema.Regexp, error) {
-	if strings.HasPrefix(s, "^(?!") && strings.HasSuffix(s, ")") {
-		re, err := regexp.Compile("^" + s[len("^(?!"):len(s)-1])
-		if err != nil {
-			return nil, err
-		}
-		return lookahead{src: s, neg: re}, nil
-	}
-	return regexp.Compile(s)
-}
-
 var (
 	schemaOnce sync.Once
 	epcisJSON  *jsonschema.Schema
@@ -99,35 +77,7 @@ var (
 )
 
 func compileSchemas(std string) {
-	dir := filepath.Join(std, "epcis-2.0/json-schema")
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	c.UseRegexpEngine(schemaRegexp)
-	files, _ := filepath.Glob(filepath.Join(dir, "schemas", "*.json"))
-	files = append(files, filepath.Join(dir, "EPCIS-Document-JSON-Schema.json"), filepath.Join(dir, "EPCIS-Event-JSON-Schema.json"),
-		filepath.Join(dir, "EPCIS-JSON-Schema-root.json"))
-	root := ""
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-		if err != nil {
-			schemaErr = fmt.Errorf("%s: %w", f, err)
-			return
-		}
-		id := doc.(map[string]any)["$id"].(string)
-		if err := c.AddResource(id, doc); err != nil {
-			schemaErr = fmt.Errorf("add %s: %w", f, err)
-			return
-		}
-		if strings.HasSuffix(f, "EPCIS-JSON-Schema-root.json") {
-			root = id
-		}
-	}
-	if epcisJSON, schemaErr = c.Compile(root); schemaErr != nil {
+	if epcisJSON, schemaErr = epcistest.CompileJSONSchema(filepath.Join(std, "epcis-2.0/json-schema")); schemaErr != nil {
 		return
 	}
 	pc := jsonschema.NewCompiler()
