@@ -25,6 +25,7 @@ import (
 	"github.com/linestation/linestation/ui"
 	"github.com/linestation/linestation/uplink"
 	"github.com/linestation/linestation/uplink/central"
+	"github.com/linestation/linestation/uplink/dscsa"
 )
 
 // testCentral is a real central service (uplink/central over a real
@@ -54,6 +55,25 @@ func startTestCentral(t *testing.T, store *centraldb.DB, addr string) *testCentr
 	c.addr = strings.TrimPrefix(c.url, "http://")
 	t.Cleanup(c.stop)
 	return c
+}
+
+// startTestCentralDSCSA starts a central on loopback with a fresh store and
+// the DSCSA exchange on for our company gln, its folders under dir (files
+// for partners in dir/dscsa-outbound).
+func startTestCentralDSCSA(t *testing.T, gln, dir string) (*testCentral, *dscsa.Exchange) {
+	t.Helper()
+	store := centraltest.MustStore(t)
+	x, err := dscsa.New(dscsa.Config{Store: store, GLN: gln, SpoolDir: filepath.Join(dir, "spool"), FilesDir: filepath.Join(dir, "dscsa-outbound"),
+		SecretsDir: filepath.Join(dir, "secrets"), Interval: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	must(t, err)
+	must(t, x.Open(context.Background()))
+	t.Cleanup(func() { x.Close() })
+	srv, err := central.New(central.Config{Store: store, Addr: "127.0.0.1:0", Logger: centraltest.Quiet(), Exchange: x})
+	must(t, err)
+	must(t, srv.Open())
+	c := &testCentral{store: store, srv: srv, url: srv.URL(), addr: strings.TrimPrefix(srv.URL(), "http://")}
+	t.Cleanup(c.stop)
+	return c, x
 }
 
 func (c *testCentral) stop() {

@@ -9,11 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linestation/linestation/localdb/centraldb/centraltest"
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/station/stationtest"
 	"github.com/linestation/linestation/uplink/central"
-	"github.com/linestation/linestation/uplink/dscsa"
 )
 
 // TestKiosk_DemoShipmentDocument is what 'make run' promises: with the
@@ -25,18 +23,8 @@ import (
 func TestKiosk_DemoShipmentDocument(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	store := centraltest.MustStore(t)
-	files := filepath.Join(dir, "dscsa-outbound")
-	x, err := dscsa.New(dscsa.Config{Store: store, GLN: demoOwnerGLN, SpoolDir: filepath.Join(dir, "spool"), FilesDir: files,
-		Interval: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
-	must(t, err)
-	must(t, x.Open(ctx))
-	t.Cleanup(func() { x.Close() })
-	srv, err := central.New(central.Config{Store: store, Addr: "127.0.0.1:0", Logger: centraltest.Quiet(), Exchange: x})
-	must(t, err)
-	must(t, srv.Open())
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
-	c := &testCentral{store: store, srv: srv, url: srv.URL(), addr: strings.TrimPrefix(srv.URL(), "http://")}
+	c, _ := startTestCentralDSCSA(t, demoOwnerGLN, dir)
+	store, files := c.store, filepath.Join(dir, "dscsa-outbound")
 	if res := seedTestCentral(t, c); !res.dscsa {
 		t.Fatal("demo seed did not register the demo site and partner at a central with the exchange on")
 	}

@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/linestation/linestation/localdb/centraldb/centraltest"
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/station/stationtest"
 	"github.com/linestation/linestation/uplink"
@@ -51,22 +49,13 @@ func commissionPacks(t *testing.T, st *kioskStation, order, gtin string, n int) 
 func TestKiosk_CentralHolds(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	store := centraltest.MustStore(t)
-	x, err := dscsa.New(dscsa.Config{Store: store, GLN: dscsatest.MfrGLN, SpoolDir: filepath.Join(dir, "spool"), SecretsDir: filepath.Join(dir, "secrets"),
-		Interval: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
-	must(t, err)
-	must(t, x.Open(ctx))
-	t.Cleanup(func() { x.Close() })
-	srv, err := central.New(central.Config{Store: store, Addr: "127.0.0.1:0", Logger: centraltest.Quiet(), Exchange: x})
-	must(t, err)
-	must(t, srv.Open())
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
-	c := &testCentral{store: store, srv: srv, url: srv.URL(), addr: strings.TrimPrefix(srv.URL(), "http://")}
+	c, x := startTestCentralDSCSA(t, dscsatest.MfrGLN, dir)
+	store := c.store
 	seedTestCentral(t, c)
 	// A second order of line-1, of the lot the investigation will hold.
 	gtin := demoProducts()[0].GTIN
 	heldOrder := uplink.Order{ID: "PO-HELD", GTIN: gtin, Lot: "HELD-1", Expiry: "281200", Quantity: 100, Line: "line-1", State: station.OrderReleased}
-	_, err = store.PutOrder(ctx, heldOrder)
+	_, err := store.PutOrder(ctx, heldOrder)
 	must(t, err)
 
 	code, err := central.AddStation(ctx, store, "line-1", "", 0, time.Now(), false)
