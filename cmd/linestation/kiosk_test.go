@@ -6,14 +6,9 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/test"
-
 	"github.com/linestation/linestation/station"
-	"github.com/linestation/linestation/ui"
 )
 
 // simKioskConfig is a station on a fast simulated line with a ledger in a
@@ -59,45 +54,17 @@ func TestKiosk_SimTour(t *testing.T) {
 		}
 	}
 
-	a := test.NewTempApp(t)
-	w := test.NewTempWindow(t, nil)
-	w.Resize(fyne.NewSize(1024, 768))
-	d := st.deps(a)
-	// Fyne's test driver runs fyne.Do on the caller's goroutine: serialize,
-	// and deliver nothing once the test ends (its app is reset then).
-	var mu sync.Mutex
-	ended := false
-	d.Do = func(f func()) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !ended {
-			f()
-		}
-	}
-	k, err := ui.New(a, w, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.SetContent(k.Content())
-	k.Start()
-	t.Cleanup(func() {
-		mu.Lock()
-		ended = true
-		mu.Unlock()
-		k.Close()
-	})
-
-	var tour bytes.Buffer
 	cmds := "signin\nshow run\nstart\nwait 30\npack 10\nclose\nlookup\nship\nshow status\n"
-	runTour(ctx, k, strings.NewReader(cmds), &tour, logger)
-	got := strings.Split(strings.TrimSpace(tour.String()), "\n")
+	got := runTestTour(t, st, cmds)
+	tour := strings.Join(got, "\n")
+
 	want := []string{"shown run", "shown run", "started", "commissioned", "packed 10", "closed (00)", "shown warehouse", "shipped SH-", "shown status"}
 	if len(got) != len(want) {
-		t.Fatalf("tour answered:\n%s", tour.String())
+		t.Fatalf("tour answered:\n%s", tour)
 	}
 	for i := range want {
 		if !strings.HasPrefix(got[i], want[i]) {
-			t.Fatalf("tour line %d = %q, want %q...; all:\n%s", i+1, got[i], want[i], tour.String())
+			t.Fatalf("tour line %d = %q, want %q...; all:\n%s", i+1, got[i], want[i], tour)
 		}
 	}
 
