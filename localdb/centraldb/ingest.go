@@ -61,7 +61,7 @@ func precheck(stationID string, evs []station.Event) (*checked, error) {
 			}
 			return nil, err
 		}
-		p, err := station.DecodePayload(ev.Type, ev.Payload)
+		p, err := uplink.DecodePayload(ev.Type, ev.Payload)
 		if err != nil {
 			return nil, station.Errorf(station.EINVALID, "seq %d (%s): %s", ev.Seq, ev.Type, station.ErrorMessage(err))
 		}

@@ -13,7 +13,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/uplink"
@@ -320,57 +324,113 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// decode reads one JSON value strictly (no unknown fields, nothing after
-// it) and turns decoder errors into messages that say where.
+// decode reads one JSON value strictly (uplink.Unmarshal: no unknown or
+// repeated members, nothing after it) and turns errors into messages that
+// say where.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := s.body(w, r, "application/json")
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if _, err := buf.ReadFrom(body); err != nil {
 		return s.decodeError(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		if err != nil {
-			return s.decodeError(err)
-		}
-		return station.Errorf(station.EINVALID, "unexpected data after the JSON value: send one object")
+	if len(bytes.TrimSpace(buf.Bytes())) == 0 {
+		return station.Errorf(station.EINVALID, "the body is empty: send a JSON object")
+	}
+	if err := uplink.Unmarshal(buf.Bytes(), v); err != nil {
+		return s.decodeError(err)
 	}
 	return nil
 }
 
+// Request bodies are read into pooled buffers: a station's batch is
+// hundreds of kilobytes, every few seconds from every station. Buffers that
+// grew past maxPooled are left to the collector.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooled = 8 << 20
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooled {
+		return
+	}
+	b.Reset()
+	buffers.Put(b)
+}
+
 func (s *Server) decodeError(err error) error {
 	var mbe *http.MaxBytesError
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+	var syn *jsontext.SyntacticError
+	var sem *jsonv2.SemanticError
 	switch {
 	case errors.As(err, &mbe):
 		return tooLarge(s.cfg.MaxBodyBytes, "")
 	case errors.Is(err, errTooLarge):
 		return tooLarge(s.cfg.MaxJSONBytes, "the decompressed body")
-	case errors.As(err, &syn):
-		return station.Errorf(station.EINVALID, "malformed JSON at byte %d of the body: %v", syn.Offset, syn)
-	case errors.As(err, &typ):
-		return station.Errorf(station.EINVALID, "JSON field %s at byte %d: got %s, want %s", typ.Field, typ.Offset, typ.Value, typ.Type)
-	case errors.Is(err, io.EOF):
-		return station.Errorf(station.EINVALID, "the body is empty: send a JSON object")
+	case errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader):
+		return station.Errorf(station.EINVALID, "the gzip body is corrupt: %v", err)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return station.Errorf(station.EINVALID, "the body ends in the middle of the JSON (truncated?)")
-	}
-	var perr *time.ParseError
-	if errors.As(err, &perr) {
-		return station.Errorf(station.EINVALID, "a time in the body is not RFC 3339: %v", perr)
-	}
-	var gzerr error = err
-	if errors.Is(gzerr, gzip.ErrChecksum) || errors.Is(gzerr, gzip.ErrHeader) {
-		return station.Errorf(station.EINVALID, "the gzip body is corrupt: %v", err)
-	}
-	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field") {
-		return station.Errorf(station.EINVALID, "%s: the API does not know it (see /openapi.json)", strings.TrimPrefix(msg, "json: "))
+	case errors.As(err, &syn):
+		return station.Errorf(station.EINVALID, "malformed JSON at byte %d of the body%s: %v", syn.ByteOffset, at(string(syn.JSONPointer)), syn.Err)
+	case errors.As(err, &sem) && errors.Is(sem.Err, jsonv2.ErrUnknownName):
+		ptr := string(sem.JSONPointer)
+		return station.Errorf(station.EINVALID, "unknown field %q at %s: the API does not know it (names are case-sensitive; see /openapi.json)",
+			ptr[strings.LastIndexByte(ptr, '/')+1:], ptr)
+	case errors.As(err, &sem):
+		msg := fmt.Sprintf("JSON field %s at byte %d: got %s", orRoot(string(sem.JSONPointer)), sem.ByteOffset, kindName(sem.JSONKind))
+		if sem.GoType != nil {
+			msg += ", want " + sem.GoType.String()
+		}
+		var perr *time.ParseError
+		switch {
+		case errors.As(sem.Err, &perr):
+			msg += ": a time must be RFC 3339, like 2026-03-01T06:00:00Z"
+		case sem.Err != nil:
+			msg += ": " + sem.Err.Error()
+		}
+		return station.Errorf(station.EINVALID, "%s", msg)
 	}
 	return station.Errorf(station.EINVALID, "the body cannot be read as JSON: %v", err)
+}
+
+// at names where in the JSON an error is, when that is known.
+func at(ptr string) string {
+	if ptr == "" {
+		return ""
+	}
+	return " (at " + ptr + ")"
+}
+
+func orRoot(ptr string) string {
+	if ptr == "" {
+		return "(the whole body)"
+	}
+	return ptr
+}
+
+// kindName is a JSON value kind as a person says it.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 'f', 't':
+		return "a boolean"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "a value"
 }
 
 // putStatus is the status of a PUT answer: 201 when it created the
