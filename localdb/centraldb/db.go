@@ -77,7 +77,15 @@ type DB struct {
 	jobs   chan *job
 	done   chan struct{}
 	conn   *sql.Conn
+
+	ckpt     *sql.DB       // one read-write connection, held by the checkpointer
+	kick     chan struct{} // the writer committed: the log has grown
+	ckptDone chan struct{}
 }
+
+// checkpointEvery is how often at most the checkpointer copies the
+// write-ahead log into the database file while writes come in.
+const checkpointEvery = time.Second
 
 // Open opens (or with Create makes) the store at path, applies pending
 // migrations and starts the writer.
@@ -100,7 +108,11 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	db := &DB{path: abs, logger: opts.Logger, now: opts.Now, opts: opts}
 	base := "file:" + (&url.URL{Path: abs}).EscapedPath()
-	common := fmt.Sprintf("_busy_timeout=%d&_foreign_keys=on&_stmt_cache_size=64", BusyTimeout.Milliseconds())
+	// _mutex=no: SQLite's multi-thread mode, without a lock around every
+	// call on a connection. database/sql already uses each connection from
+	// one goroutine at a time, which is all that mode asks, and the writer
+	// makes tens of calls per event it stores.
+	common := fmt.Sprintf("_busy_timeout=%d&_foreign_keys=on&_stmt_cache_size=64&_mutex=no", BusyTimeout.Milliseconds())
 	mode := "rw"
 	if opts.Create {
 		mode = "rwc"
@@ -118,10 +130,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.w.Close()
 		return nil, notStore(abs, err)
 	}
-	// Checkpoint the WAL every 32 MiB instead of every 4: hot pages (index
-	// interiors, station heads) are then copied to the file once per
-	// checkpoint rather than many times, which ingest at full speed feels.
-	if _, err := db.conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 8192`); err != nil {
+	// The checkpointer goroutine copies the write-ahead log into the file
+	// (see checkpointer); the writer checkpoints itself only if the log
+	// reaches 128 MiB all the same.
+	if _, err := db.conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 32768`); err != nil {
 		db.conn.Close()
 		db.w.Close()
 		return nil, notStore(abs, err)
@@ -155,6 +167,18 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	db.r.SetMaxOpenConns(opts.ReadConns)
 	db.r.SetMaxIdleConns(opts.ReadConns)
+	db.ckpt, err = sql.Open("sqlite3", base+"?mode=rw&"+common)
+	if err != nil {
+		db.r.Close()
+		db.conn.Close()
+		db.w.Close()
+		return nil, fmt.Errorf("open central store %s for checkpoints: %w", path, err)
+	}
+	db.ckpt.SetMaxOpenConns(1)
+	db.ckpt.SetMaxIdleConns(1)
+	db.kick = make(chan struct{}, 1)
+	db.ckptDone = make(chan struct{})
+	go db.checkpointer()
 	db.jobs = make(chan *job, 256)
 	db.done = make(chan struct{})
 	go db.run()
@@ -228,12 +252,17 @@ func (db *DB) Close() error {
 	close(db.jobs)
 	db.mu.Unlock()
 	<-db.done
+	close(db.kick)
+	<-db.ckptDone
 	// Readers first: the last connection to close checkpoints the
 	// write-ahead log into the file and removes it, which a read-only one
 	// cannot do.
 	var first error
 	if err := db.r.Close(); err != nil {
 		first = fmt.Errorf("close central store %s readers: %w", db.path, err)
+	}
+	if err := db.ckpt.Close(); err != nil && first == nil {
+		first = fmt.Errorf("close central store %s checkpointer: %w", db.path, err)
 	}
 	if err := db.conn.Close(); err != nil && first == nil {
 		first = fmt.Errorf("close central store %s writer: %w", db.path, err)
@@ -379,6 +408,32 @@ func (db *DB) commit(group []*job) {
 		return
 	}
 	finish(nil)
+	select {
+	case db.kick <- struct{}{}:
+	default: // the checkpointer is busy or already told
+	}
+}
+
+// checkpointer copies the write-ahead log into the database file after
+// commits, at most once per checkpointEvery, on its own connection: a
+// checkpoint reads and writes as many pages as were committed since the
+// last one, and done by the writer inside COMMIT (SQLite's automatic
+// checkpoint) it held up every station's push meanwhile. A PASSIVE
+// checkpoint runs beside the writer and the readers; the writer starts
+// the log over once all of it is in the file.
+func (db *DB) checkpointer() {
+	defer close(db.ckptDone)
+	ctx := context.Background()
+	for range db.kick {
+		var busy, frames, done int
+		if err := db.ckpt.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &done); err != nil {
+			db.logger.Warn("checkpoint of the central store failed; the writer checkpoints at 128 MiB of log instead", "path", db.path, "error", err)
+		}
+		select {
+		case <-time.After(checkpointEvery):
+		case <-db.done: // closing: the kick channel closes next
+		}
+	}
 }
 
 // formatError maps SQLite errors to station codes, keeping the chain.

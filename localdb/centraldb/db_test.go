@@ -2,14 +2,18 @@ package centraldb_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/linestation/linestation/localdb/centraldb"
 	"github.com/linestation/linestation/localdb/centraldb/centraltest"
@@ -526,5 +530,43 @@ func TestDB_Voided(t *testing.T) {
 	if sts, _ := db.Stations(ctx); sts[0].Conflicts != 0 {
 		cs, _ := db.Conflicts(ctx, "line-1", 3)
 		t.Fatalf("conflicts: %q", cs)
+	}
+}
+
+// TestDB_Checkpointer: what the writer commits reaches the database file
+// while the store is open (the checkpointer copies the write-ahead log in
+// the background), long before SQLite's automatic checkpoint would.
+func TestDB_Checkpointer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "central.db")
+	db := centraltest.MustStorePath(t, path)
+	mustStation(t, db, "line-1", "L1")
+	mustIngest(t, db, "line-1", journal(t, "line-1", "C-", 300))
+
+	// An independent connection sees the store's size, log included.
+	peek, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peek.Close()
+	var pages, size int64
+	if err := peek.QueryRow(`SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if pages < 100*4096 {
+		t.Fatalf("the store holds %d bytes after 300 events: the ingest did not happen", pages)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size = fi.Size(); size >= pages {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file has %d of the store's %d bytes 20 s after the commit: nothing checkpointed the write-ahead log", size, pages)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
