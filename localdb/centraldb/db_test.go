@@ -19,6 +19,7 @@ import (
 	"github.com/linestation/linestation/localdb/centraldb/centraltest"
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/uplink"
+	"github.com/linestation/linestation/uplink/dscsa"
 )
 
 var ctx = context.Background()
@@ -568,5 +569,92 @@ func TestDB_Checkpointer(t *testing.T) {
 			t.Fatalf("the database file has %d of the store's %d bytes 20 s after the commit: nothing checkpointed the write-ahead log", size, pages)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestMigration_HoldChanges: a store from before holds were master data
+// (holds in force, no change recorded for them) gets a change for each
+// hold in force on migrating, which the stations read as the hold placing
+// it would have recorded; released holds get none.
+func TestMigration_HoldChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "central.db")
+	db, err := centraldb.Open(ctx, path, centraldb.Options{Create: true, Logger: centraltest.Quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 2, 9, 30, 0, 123456789, time.UTC)
+	inv := dscsa.Investigation{Reason: dscsa.HoldSuspect, Description: "broken seal", Status: "open", OpenedAt: at, OpenedBy: "quinn",
+		Holds: []dscsa.Hold{
+			{Item: "(00)003000100000000018", Reason: dscsa.HoldSuspect, PlacedAt: at, PlacedBy: "quinn"},
+			{GTIN: centraltest.GTIN, Lot: "L1", Reason: dscsa.HoldRecalled, PlacedAt: at, PlacedBy: "quinn"},
+			{GTIN: centraltest.GTIN, Lot: "L2", Reason: dscsa.HoldSuspect, PlacedAt: at, PlacedBy: "quinn"},
+		}}
+	if err := db.OpenInvestigation(ctx, &inv); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CloseInvestigation(ctx, inv.ID, "cleared", "quinn", "", at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	inv2 := dscsa.Investigation{Reason: dscsa.HoldSuspect, Description: "counterfeit", Status: "open", OpenedAt: at, OpenedBy: "quinn",
+		Holds: []dscsa.Hold{{Item: "(01)" + centraltest.GTIN + "(21)S1", Reason: dscsa.HoldSuspect, PlacedAt: at, PlacedBy: "quinn"},
+			{GTIN: centraltest.GTIN, Lot: "L3", Reason: dscsa.HoldRecalled, PlacedAt: at, PlacedBy: "quinn"}}}
+	if err := db.OpenInvestigation(ctx, &inv2); err != nil {
+		t.Fatal(err)
+	}
+	holds := func(db *centraldb.DB) map[string]station.CentralHold {
+		t.Helper()
+		md, err := db.MasterData(ctx, "", 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]station.CentralHold{}
+		for _, r := range md.Records {
+			if r.Kind != uplink.KindHold {
+				continue
+			}
+			var h station.CentralHold
+			if err := json.Unmarshal(r.Data, &h); err != nil {
+				t.Fatalf("hold change %s: %v", r.Key, err)
+			}
+			out[r.Key] = h // the last change of a hold is its state
+		}
+		return out
+	}
+	var want = map[string]station.CentralHold{}
+	for k, h := range holds(db) {
+		if h.ReleasedAt.IsZero() {
+			want[k] = h
+		}
+	}
+	if len(want) != 2 {
+		t.Fatalf("%d holds in force before the migration, want 2: %+v", len(want), want)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Make it a store from before: no hold changes, migration not applied.
+	raw, err := sql.Open("sqlite3", "file:"+path+"?mode=rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DELETE FROM changes WHERE kind = 'hold'`, `DELETE FROM migrations WHERE name = '0005_hold_changes.sql'`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+
+	db = centraltest.MustStorePath(t, path)
+	got := holds(db)
+	if len(got) != len(want) {
+		t.Fatalf("after the migration the stations read %d holds, want the %d in force: %+v", len(got), len(want), got)
+	}
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok || g.ID != w.ID || g.Investigation != w.Investigation || g.Item != w.Item || g.GTIN != w.GTIN || g.Lot != w.Lot ||
+			g.Reason != w.Reason || !g.PlacedAt.Equal(w.PlacedAt) || g.PlacedBy != w.PlacedBy || !g.ReleasedAt.IsZero() {
+			t.Errorf("hold %s after the migration = %+v, want %+v", k, g, w)
+		}
 	}
 }
