@@ -70,8 +70,9 @@ up to that time.
 serve data folder) from its newest snapshot (or --generation ID): checked
 against the manifest (SHA-256, sizes, every station's head), opened as a
 central store, SQLite's integrity check and every station's journal
-verified, then moved into place. Stop 'linestation serve' first; an
-existing store is replaced only with --force. Stations send again what
+verified, then moved into place. Stop 'linestation serve' first (a serve
+running on DIR is detected, and the restore refused); an existing store
+is replaced only with --force. Stations send again what
 they pushed after the snapshot when they next connect.
 
 Credentials and the encryption key: as for 'linestation backup'.

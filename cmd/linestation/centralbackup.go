@@ -213,6 +213,13 @@ func runRestoreCentral(ctx context.Context, a centralRestoreArgs, stdout, stderr
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fail(stderr, name, fmt.Errorf("create data folder %s: %w", dir, err))
 	}
+	// Not under a running service: it would go on with the store it has
+	// open, and what it wrote after the restore would be lost.
+	lock, err := lockData(dir, "linestation restore --central")
+	if err != nil {
+		return fail(stderr, name, err)
+	}
+	defer lock.release()
 	start := time.Now()
 	res, err := backup.RestoreCentral(ctx, store, backup.CentralRestoreOptions{
 		Path: filepath.Join(dir, centralStoreName), Generation: a.gen, Force: a.force, Open: openRestoredCentral(stderr),

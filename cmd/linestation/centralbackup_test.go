@@ -151,6 +151,18 @@ func TestServe_Backup(t *testing.T) {
 	if v := run.metric(t, "linestation_backup_failures_total"); v != 0 {
 		t.Fatalf("failures metric %v, want 0", v)
 	}
+	// While it runs, neither a restore into its data folder (even with
+	// --force) nor a second serve on it may start.
+	code, out, errOut := runCommand(t, "restore", "--central", "--force", "--from", to, "--endpoint", srv.Endpoint, "--data", data)
+	if want := "is in use by linestation serve (pid " + strconv.Itoa(os.Getpid()) + ")"; code != exitFail || out != "" || !strings.Contains(errOut, want) {
+		t.Fatalf("restore --central --force under a running serve: exit %d, stdout %q, stderr %q; want it refused with %q", code, out, errOut, want)
+	}
+	second, cancelSecond := context.WithTimeout(context.Background(), 10*time.Second) // were it to start, it stops
+	code, out, errOut = runServeCmd(t, second, "--config", config, "--listen", "127.0.0.1:0", "--data", data)
+	cancelSecond()
+	if code != exitFail || !strings.Contains(errOut, "is in use by linestation serve") {
+		t.Fatalf("a second serve on the data folder: exit %d, stdout %q, stderr %q; want it refused", code, out, errOut)
+	}
 	run.stop(t)
 	if log := run.errOut.String(); strings.Contains(log, "central backup failed") {
 		t.Fatalf("log has backup failures: %s", log)
@@ -160,7 +172,7 @@ func TestServe_Backup(t *testing.T) {
 	// (a snapshot cut short by the stop may have left an incomplete one
 	// after them); the list says what each holds.
 	made := strings.Count(run.errOut.String(), "central backup generation written")
-	code, out, errOut := runCommand(t, "backup", "list", "--central", "--json", "--from", to, "--endpoint", srv.Endpoint)
+	code, out, errOut = runCommand(t, "backup", "list", "--central", "--json", "--from", to, "--endpoint", srv.Endpoint)
 	var complete []string
 	incomplete := ""
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {

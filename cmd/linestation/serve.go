@@ -39,7 +39,9 @@ Runs the central sync service, headless: stations push their journals to
 it, pull master data and serial pools from it; the ERP creates products and
 orders and reads progress, the events feed and the repository. It keeps
 everything in DATA/` + centralStoreName + ` (SQLite) and stops gracefully on
-SIGINT or SIGTERM.
+SIGINT or SIGTERM. One serve runs on a data folder at a time: it holds
+DATA/` + dataLockName + ` locked, and a second one, or a restore into the
+folder, is refused while it runs.
 
 Plain HTTP is served only on a loopback address (development); anywhere
 else configure a TLS certificate (or allow_insecure_http behind a TLS proxy).
@@ -341,6 +343,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger := slog.New(h)
 
+	dir := cfg.resolve(cfg.Data)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fail(stderr, "serve", fmt.Errorf("create data folder %s: %w", dir, err))
+	}
+	lock, err := lockData(dir, "linestation serve")
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	defer lock.release()
 	store, err := openCentralStore(ctx, &cfg, true, logger)
 	if err != nil {
 		return fail(stderr, "serve", err)
