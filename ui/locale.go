@@ -335,3 +335,16 @@ func capital(s string) string {
 	}
 	return string(unicode.ToUpper(r)) + s[n:]
 }
+
+// samplePurposeName is what a sample is for, in the operator's words.
+func samplePurposeName(p string) string {
+	switch p {
+	case "qa":
+		return tr("QA testing")
+	case "retention":
+		return tr("retention sample")
+	case "stability":
+		return tr("stability study")
+	}
+	return p
+}

@@ -22,14 +22,21 @@ const (
 	modeReceive      = "receive"
 	modeQuarantine   = "quarantine"
 	modeDecommission = "decommission"
+	modeRelease      = "release"
+	modeSample       = "sample"
 )
+
+// samplePurposes are the reasons a pack is taken as a sample offered on
+// the screen (the ledger takes any short purpose).
+var samplePurposes = []string{"qa", "retention", "stability"}
 
 // maxTreeLines bounds the lines of an aggregation tree shown at once.
 const maxTreeLines = 400
 
 // warehouseScreen is the warehouse: scan a pallet, case or pack to see its
 // full tree and status; pick into a shipment and ship it to a partner,
-// receive, quarantine, or decommission with a reason (signed). Only the
+// receive, quarantine and (QA, signed) release from quarantine, take a
+// pack as a sample or decommission it with a reason (signed). Only the
 // moves the user's role allows are offered.
 type warehouseScreen struct {
 	k *Kiosk
@@ -70,6 +77,11 @@ type warehouseScreen struct {
 	decDetail         *widget.Entry
 	decommissionPanel fyne.CanvasObject
 
+	// release from quarantine and sample: signed; the sample's purpose
+	releasePanel fyne.CanvasObject
+	purpose      *choice
+	samplePanel  fyne.CanvasObject
+
 	obj fyne.CanvasObject
 }
 
@@ -80,8 +92,8 @@ func newWarehouseScreen(k *Kiosk) *warehouseScreen {
 		modes = append(modes, modePick, modeReceive, modeQuarantine)
 		names = append(names, tr("Pick and ship"), tr("Receive"), tr("Quarantine"))
 		if k.has(station.RoleSupervisor) || k.has(station.RoleQA) {
-			modes = append(modes, modeDecommission)
-			names = append(names, tr("Decommission"))
+			modes = append(modes, modeRelease, modeSample, modeDecommission)
+			names = append(names, tr("Release"), tr("Take a sample"), tr("Decommission"))
 		}
 	}
 	s.scan = k.newScanField(tr("Scan a pallet, case or pack here"))
@@ -132,6 +144,16 @@ func newWarehouseScreen(k *Kiosk) *warehouseScreen {
 	s.decDetail.SetPlaceHolder(tr("Details (optional)"))
 	s.decommissionPanel = container.NewVBox(widget.NewLabel(tr("Decommission reason:")), s.decReason.box, s.decDetail)
 
+	release := widget.NewLabel(tr("Scan what QA releases from quarantine back into stock: a QA signature is asked for."))
+	release.Wrapping = fyne.TextWrapWord
+	s.releasePanel = release
+	var purposeNames []string
+	for _, p := range samplePurposes {
+		purposeNames = append(purposeNames, samplePurposeName(p))
+	}
+	s.purpose = newChoice(samplePurposes, purposeNames, samplePurposes[0], func(string) { k.touch() })
+	s.samplePanel = container.NewVBox(widget.NewLabel(tr("Sample for:")), s.purpose.box)
+
 	s.modes = newChoice(modes, names, modeLookUp, s.setMode)
 	top := container.NewVBox(s.modes.box, s.panel, s.scan, s.header)
 	s.obj = container.NewBorder(top, nil, nil, nil, container.NewScroll(container.NewPadded(s.tree)))
@@ -174,6 +196,10 @@ func (s *warehouseScreen) setMode(mode string) {
 		p = s.quarantinePanel
 	case modeDecommission:
 		p = s.decommissionPanel
+	case modeRelease:
+		p = s.releasePanel
+	case modeSample:
+		p = s.samplePanel
 	}
 	if s.panel == nil {
 		return
@@ -242,6 +268,10 @@ func (s *warehouseScreen) scanned(in scanInput) {
 		})
 	case modeDecommission:
 		s.decommission(code)
+	case modeRelease:
+		s.release(code)
+	case modeSample:
+		s.sample(code)
 	default:
 		s.lookUp(code)
 	}
@@ -507,25 +537,99 @@ func (s *warehouseScreen) decommission(code string) {
 	user := k.user()
 	reason := station.DecommissionReason(s.decReason.value)
 	detail := strings.TrimSpace(s.decDetail.Text)
+	s.removePack(code, trf("Decommission {{.Item}} ({{.Reason}})", map[string]any{"Item": code, "Reason": decommissionName(reason)}),
+		decommissionName(reason), "decommission", func(ctx context.Context, req *station.SignRequest) (station.Item, error) {
+			return k.svc.Decommission(ctx, user, code, reason, detail, req)
+		}, func(it station.Item) string {
+			return trf("{{.Item}} is decommissioned ({{.Reason}}).", map[string]any{"Item": it.Key(), "Reason": decommissionName(reason)})
+		})
+}
+
+// removePack asks for a supervisor's or QA's signature (the user's own
+// proposed when they may give it) to take a scanned pack out of the supply
+// chain (decommission, sample), does it, and says what was done.
+func (s *warehouseScreen) removePack(code, subject, reason, what string,
+	do func(ctx context.Context, req *station.SignRequest) (station.Item, error), done func(station.Item) string) {
+	k := s.k
 	signer := ""
 	if k.has(station.RoleSupervisor) || k.has(station.RoleQA) {
-		signer = user
+		signer = k.user()
 	}
 	k.signDialog(signSpec{
-		subject: trf("Decommission {{.Item}} ({{.Reason}})", map[string]any{"Item": code, "Reason": decommissionName(reason)}),
+		subject: subject,
 		meaning: station.MeaningDestroyed,
 		signer:  signer,
-		reason:  decommissionName(reason),
-		sign: func(req *station.SignRequest, done func(error)) {
-			async(k, nil, "decommission", func(ctx context.Context) (station.Item, error) {
-				return k.svc.Decommission(ctx, user, code, reason, detail, req)
+		reason:  reason,
+		sign: func(req *station.SignRequest, finish func(error)) {
+			async(k, nil, what, func(ctx context.Context) (station.Item, error) {
+				return do(ctx, req)
 			}, func(it station.Item, err error) {
-				done(err)
+				finish(err)
 				if err == nil {
-					k.say(levelOK, trf("{{.Item}} is decommissioned ({{.Reason}}).", map[string]any{"Item": it.Key(), "Reason": decommissionName(reason)}))
+					k.say(levelOK, done(it))
 					s.lookUpThen(code, true)
 				}
 			})
 		},
 	})
+}
+
+// release returns a quarantined item to stock, signed by QA: the dialog
+// shows why it was quarantined.
+func (s *warehouseScreen) release(code string) {
+	k := s.k
+	user := k.user()
+	async(k, nil, "look up", func(ctx context.Context) (station.ItemStatus, error) {
+		return k.svc.Status(ctx, code)
+	}, func(st station.ItemStatus, err error) {
+		if err != nil {
+			k.fail(tr("Not released"), err)
+			return
+		}
+		if st.Stock.Status != station.StockInQuarantine {
+			k.say(levelWarn, trf("{{.Item}} is {{.Stock}}, not in quarantine: there is nothing to release.", map[string]any{
+				"Item": st.Item.Key(), "Stock": stockName(st.Stock.Status)}))
+			return
+		}
+		signer := ""
+		if k.has(station.RoleQA) {
+			signer = user
+		}
+		var lines []string
+		if st.Stock.Reason != "" {
+			lines = append(lines, trf("Quarantined because: {{.Reason}}", map[string]any{"Reason": st.Stock.Reason}))
+		}
+		item := st.Item.Key()
+		k.signDialog(signSpec{
+			subject: trf("Release {{.Item}} from quarantine into stock", map[string]any{"Item": item}),
+			meaning: station.MeaningReleased,
+			signer:  signer,
+			lines:   lines,
+			sign: func(req *station.SignRequest, done func(error)) {
+				async(k, nil, "release from quarantine", func(ctx context.Context) (station.Item, error) {
+					return k.svc.ReleaseQuarantine(ctx, user, code, req)
+				}, func(it station.Item, err error) {
+					done(err)
+					if err == nil {
+						k.say(levelOK, trf("{{.Item}} is released from quarantine: it is in stock again.", map[string]any{"Item": it.Key()}))
+						s.lookUpThen(code, true)
+					}
+				})
+			},
+		})
+	})
+}
+
+// sample takes a scanned pack out of the supply chain as a sample, signed.
+func (s *warehouseScreen) sample(code string) {
+	k := s.k
+	user := k.user()
+	purpose := s.purpose.value
+	name := samplePurposeName(purpose)
+	s.removePack(code, trf("Take {{.Item}} as a sample ({{.Purpose}})", map[string]any{"Item": code, "Purpose": name}),
+		name, "sample", func(ctx context.Context, req *station.SignRequest) (station.Item, error) {
+			return k.svc.Sample(ctx, user, code, purpose, req)
+		}, func(it station.Item) string {
+			return trf("{{.Item}} is taken as a sample ({{.Purpose}}).", map[string]any{"Item": it.Key(), "Purpose": name})
+		})
 }

@@ -135,6 +135,81 @@ func TestWarehouseScreen_Flow(t *testing.T) {
 	}
 }
 
+// TestWarehouseScreen_ReleaseAndSample: a supervisor quarantines a pack;
+// releasing it needs QA's signature (the supervisor's is refused in the
+// dialog), the dialog says why it was quarantined, and it is in stock
+// again; a pack in stock is not "released". A pack is taken as a
+// retention sample with a signature.
+func TestWarehouseScreen_ReleaseAndSample(t *testing.T) {
+	h := MustKiosk(t, harnessOpts{})
+	ss := h.commission(3)
+	pack := func(i int) string { return "(01)" + unitGTIN + "(21)" + ss[i] }
+	h.signIn("sup")
+	h.k.show(ScreenWarehouse)
+	h.settle()
+	s := h.k.warehouse
+	for _, m := range []string{modeRelease, modeSample} {
+		if _, ok := s.modes.buttons[m]; !ok {
+			t.Fatalf("a supervisor is not offered %s", m)
+		}
+	}
+
+	s.modes.set(modeQuarantine)
+	s.reason.SetText("seal looks opened")
+	h.scan(s.scan, pack(0))
+	it := station.SGTIN(unitGTIN, ss[0])
+	if st, _ := h.db.Stock(h.ctx, it); st.Status != station.StockInQuarantine {
+		t.Fatalf("ledger stock %s, want quarantined: %q", st.Status, h.k.message.Text)
+	}
+
+	s.modes.set(modeRelease)
+	h.scan(s.scan, pack(1))
+	if h.k.dlg != nil || !strings.Contains(h.k.message.Text, "not in quarantine: there is nothing to release") {
+		t.Fatalf("releasing a pack in stock: dialog %v, message %q", h.k.dlg != nil, h.k.message.Text)
+	}
+	h.scan(s.scan, pack(0))
+	d := h.k.dlg
+	if d == nil {
+		t.Fatalf("releasing asks for no signature: %q", h.k.message.Text)
+	}
+	var text []string
+	for _, l := range d.lines {
+		text = append(text, l.Text)
+	}
+	if all := strings.Join(text, "\n"); !strings.Contains(all, "Quarantined because: seal looks opened") || !strings.Contains(all, "from quarantine into stock") {
+		t.Fatalf("the signature dialog says:\n%s", all)
+	}
+	h.sign("sup", pin, "seal intact on inspection")
+	if h.k.dlg == nil || !strings.Contains(h.k.dlg.err.Text, "may not sign") {
+		t.Fatalf("a supervisor's release signature was not refused in the dialog (dialog %v)", h.k.dlg != nil)
+	}
+	if st, _ := h.db.Stock(h.ctx, it); st.Status != station.StockInQuarantine {
+		t.Fatalf("ledger stock %s after a refused signature, want still quarantined", st.Status)
+	}
+	h.sign("qa", pin, "seal intact on inspection")
+	if st, _ := h.db.Stock(h.ctx, it); st.Status != station.StockInStock {
+		t.Fatalf("ledger stock %s after QA's release, want in stock: %q", st.Status, h.k.message.Text)
+	}
+	if !strings.Contains(h.k.message.Text, "released from quarantine") {
+		t.Fatalf("message %q", h.k.message.Text)
+	}
+
+	s.modes.set(modeSample)
+	s.purpose.set("retention")
+	h.scan(s.scan, pack(2))
+	if h.k.dlg == nil || h.k.dlg.fields["reason"].Text != "retention sample" {
+		t.Fatal("sampling asks for no signature, or proposes no reason")
+	}
+	h.sign("sup", pin, "")
+	if st, _ := h.db.Serial(h.ctx, unitGTIN, ss[2]); st.State != station.UnitStateSampled {
+		t.Fatalf("ledger pack %s, want sampled: %q", st.State, h.k.message.Text)
+	}
+	sigs := h.signatures()
+	if len(sigs) != 2 || sigs[0].Meaning != station.MeaningReleased || sigs[0].Signer != "qa" || sigs[1].Meaning != station.MeaningDestroyed || sigs[1].Signer != "sup" {
+		t.Fatalf("signatures %+v", sigs)
+	}
+}
+
 // TestStatusScreen shows the clock, the uplink backlog, the pools, the
 // devices and the version; a lamp explains itself when touched.
 func TestStatusScreen(t *testing.T) {
