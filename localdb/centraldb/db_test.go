@@ -18,6 +18,7 @@ import (
 	"github.com/linestation/linestation/localdb/centraldb"
 	"github.com/linestation/linestation/localdb/centraldb/centraltest"
 	"github.com/linestation/linestation/station"
+	"github.com/linestation/linestation/station/epcis"
 	"github.com/linestation/linestation/uplink"
 	"github.com/linestation/linestation/uplink/dscsa"
 )
@@ -656,5 +657,70 @@ func TestMigration_HoldChanges(t *testing.T) {
 			g.Reason != w.Reason || !g.PlacedAt.Equal(w.PlacedAt) || g.PlacedBy != w.PlacedBy || !g.ReleasedAt.IsZero() {
 			t.Errorf("hold %s after the migration = %+v, want %+v", k, g, w)
 		}
+	}
+}
+
+// TestMigration_EPCISLinks: events stored before the EPCIS query indexed
+// business transactions, sources and destinations get them indexed from
+// their stored form on migrating, as storing them indexes them now.
+func TestMigration_EPCISLinks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "central.db")
+	db, err := centraldb.Open(ctx, path, centraldb.Options{Create: true, Logger: centraltest.Quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	var evs []dscsa.StoredEvent
+	for i := range 3 {
+		e := &epcis.Event{Type: epcis.ObjectEvent, EventTime: at.Add(time.Duration(i) * time.Minute), EventTimeZoneOffset: "+00:00",
+			EPCList: []string{fmt.Sprintf("urn:epc:id:sgtin:030001.0123455.S%d", i)}, Action: epcis.ActionObserve,
+			BizStep: "urn:epcglobal:cbv:bizstep:shipping", Disposition: "urn:epcglobal:cbv:disp:in_transit",
+			BizTransactionList: []epcis.BizTransaction{{Type: epcis.BizTransactionTypePO, Value: fmt.Sprintf("urn:epcglobal:cbv:bt:0399990000016:PO-%d", i)}},
+			SourceList:         []epcis.SourceDest{{Type: epcis.SourceDestTypeOwningParty, Value: "urn:epc:id:sgln:030001.000001.0"}},
+			DestinationList: []epcis.SourceDest{{Type: epcis.SourceDestTypeOwningParty, Value: "urn:epc:id:sgln:039999.000001.0"},
+				{Type: epcis.SourceDestTypeLocation, Value: "urn:epc:id:sgln:039999.345678.0"}}}
+		evs = append(evs, dscsa.NewStoredEvent(e, "test", "origin-1", "", at))
+	}
+	if n, err := db.RecordEvents(ctx, evs, ""); err != nil || n != 3 {
+		t.Fatalf("recorded %d: %v", n, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite3", "file:"+path+"?mode=rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	links := func() []string {
+		rows, err := raw.Query(`SELECT event, kind, type, value FROM epcis_event_links ORDER BY event, kind, type, value`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id int64
+			var kind, typ, value string
+			if err := rows.Scan(&id, &kind, &typ, &value); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprint(id, " ", kind, " ", typ, " ", value))
+		}
+		return out
+	}
+	want := links()
+	if len(want) != 12 {
+		t.Fatalf("storing 3 events indexed %d links, want 12: %q", len(want), want)
+	}
+	for _, q := range []string{`DELETE FROM epcis_event_links`, `DELETE FROM migrations WHERE name = '0006_epcis_query.sql'`, `DROP INDEX epcis_events_record`,
+		`DROP TABLE epcis_event_links`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	centraltest.MustStorePath(t, path)
+	if got := links(); !slices.Equal(got, want) {
+		t.Fatalf("after the migration the links are\n%q\nwant\n%q", got, want)
 	}
 }

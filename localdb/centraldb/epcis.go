@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/linestation/linestation/station"
@@ -23,7 +24,7 @@ func insertEvents(ctx context.Context, c conn, evs []dscsa.StoredEvent, visibleT
 	if len(evs) == 0 {
 		return 0, nil
 	}
-	var epcRows, visRows [][]any
+	var epcRows, visRows, linkRows [][]any
 	stored := 0
 	for i := range evs {
 		se := &evs[i]
@@ -45,6 +46,15 @@ func insertEvents(ctx context.Context, c conn, evs []dscsa.StoredEvent, visibleT
 			for _, r := range dscsa.EPCs(se.Event) {
 				epcRows = append(epcRows, []any{r.EPC, id, r.Role})
 			}
+			for _, bt := range se.Event.BizTransactionList {
+				linkRows = append(linkRows, []any{id, "bt", string(bt.Type), bt.Value})
+			}
+			for _, sd := range se.Event.SourceList {
+				linkRows = append(linkRows, []any{id, "source", string(sd.Type), sd.Value})
+			}
+			for _, sd := range se.Event.DestinationList {
+				linkRows = append(linkRows, []any{id, "dest", string(sd.Type), sd.Value})
+			}
 		case errors.Is(err, sql.ErrNoRows):
 			// A duplicate: the repository holds it already.
 			if err := c.QueryRowContext(ctx, `SELECT id FROM epcis_events WHERE hash = ?`, se.Hash).Scan(&se.ID); err != nil {
@@ -61,6 +71,9 @@ func insertEvents(ctx context.Context, c conn, evs []dscsa.StoredEvent, visibleT
 	}
 	if err := insertRows(ctx, c, `INSERT INTO epcis_event_epcs (epc, event, role) VALUES `, epcRows, ` ON CONFLICT DO NOTHING`); err != nil {
 		return stored, fmt.Errorf("index event EPCs: %w", err)
+	}
+	if err := insertRows(ctx, c, `INSERT INTO epcis_event_links (event, kind, type, value) VALUES `, linkRows, ` ON CONFLICT DO NOTHING`); err != nil {
+		return stored, fmt.Errorf("index event business transactions, sources and destinations: %w", err)
 	}
 	if err := insertRows(ctx, c, `INSERT INTO dscsa_partner_epcs (partner, epc) VALUES `, visRows, ` ON CONFLICT DO NOTHING`); err != nil {
 		return stored, fmt.Errorf("record what partner %s may see: %w", visibleTo, err)
@@ -143,10 +156,11 @@ func epcMatch(values []string) (string, []any) {
 	return "(" + strings.Join(conds, " OR ") + ")", args
 }
 
-// QueryEvents runs a query of the EPCIS query interface.
-func (db *DB) QueryEvents(ctx context.Context, q *dscsa.Query) ([]dscsa.StoredEvent, error) {
-	where := []string{"e.id > ?"}
-	args := []any{q.After}
+// queryWhere is the WHERE clause of q's filters (not its position) and
+// its arguments.
+func queryWhere(q *dscsa.Query) (string, []any) {
+	where := []string{"1"}
+	var args []any
 	in := func(col string, vals []string) {
 		if len(vals) == 0 {
 			return
@@ -162,6 +176,9 @@ func (db *DB) QueryEvents(ctx context.Context, q *dscsa.Query) ([]dscsa.StoredEv
 	in("e.disposition", q.Dispositions)
 	in("e.biz_location", q.BizLocations)
 	in("e.read_point", q.ReadPoints)
+	// No location hierarchy is held: WD_ matches as EQ_ (see dscsa.Query).
+	in("e.biz_location", q.WDBizLocations)
+	in("e.read_point", q.WDReadPoints)
 	if len(q.EventIDs) > 0 {
 		where = append(where, "(e.event_id IN ("+placeholders(len(q.EventIDs))+") OR e.hash IN ("+placeholders(len(q.EventIDs))+"))")
 		for range 2 {
@@ -195,18 +212,74 @@ func (db *DB) QueryEvents(ctx context.Context, q *dscsa.Query) ([]dscsa.StoredEv
 	match(q.MatchEPC, `'epc', 'child'`)
 	match(q.MatchParentID, `'parent'`)
 	match(q.MatchAnyEPC, "")
+	link := func(kind string, byType map[string][]string) {
+		types := make([]string, 0, len(byType))
+		for t := range byType {
+			types = append(types, t)
+		}
+		slices.Sort(types) // one statement text per query
+		for _, t := range types {
+			vals := byType[t]
+			where = append(where, "EXISTS (SELECT 1 FROM epcis_event_links l WHERE l.event = e.id AND l.kind = ? AND l.type = ? AND l.value IN ("+placeholders(len(vals))+"))")
+			args = append(args, kind, t)
+			for _, v := range vals {
+				args = append(args, v)
+			}
+		}
+	}
+	link("bt", q.BizTransactions)
+	link("source", q.Sources)
+	link("dest", q.Destinations)
 	if q.Partner != "" {
 		where = append(where, `(e.partner = ? OR EXISTS (SELECT 1 FROM epcis_event_epcs x JOIN dscsa_partner_epcs p ON p.epc = x.epc
 			WHERE x.event = e.id AND p.partner = ?))`)
 		args = append(args, q.Partner, q.Partner)
+	}
+	return strings.Join(where, " AND "), args
+}
+
+// QueryEvents runs a query of the EPCIS query interface: a page of up to
+// q.Limit events after q's position, in its order.
+func (db *DB) QueryEvents(ctx context.Context, q *dscsa.Query) ([]dscsa.StoredEvent, error) {
+	where, args := queryWhere(q)
+	key := map[string]string{dscsa.OrderEventTime: "e.event_time", dscsa.OrderRecordTime: "e.record_time"}[q.OrderBy]
+	var order string
+	switch {
+	case key == "":
+		where += " AND e.id > ?"
+		args = append(args, q.After)
+		order = "e.id"
+	case q.Descending:
+		if q.AfterKey != "" {
+			where += " AND (" + key + ", e.id) < (?, ?)"
+			args = append(args, q.AfterKey, q.After)
+		}
+		order = key + " DESC, e.id DESC"
+	default:
+		if q.AfterKey != "" {
+			where += " AND (" + key + ", e.id) > (?, ?)"
+			args = append(args, q.AfterKey, q.After)
+		}
+		order = key + ", e.id"
 	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = dscsa.DefaultPerPage
 	}
 	args = append(args, limit)
-	rows, err := db.r.QueryContext(ctx, selectStored+` WHERE `+strings.Join(where, " AND ")+` ORDER BY e.id LIMIT ?`, args...)
+	rows, err := db.r.QueryContext(ctx, selectStored+` WHERE `+where+` ORDER BY `+order+` LIMIT ?`, args...)
 	return collectStored(rows, err, "EPCIS events")
+}
+
+// CountEvents counts the events matching q's filters, up to max.
+func (db *DB) CountEvents(ctx context.Context, q *dscsa.Query, max int) (int, error) {
+	where, args := queryWhere(q)
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM epcis_events e WHERE `+where+` LIMIT ?)`, append(args, max)...).Scan(&n)
+	if err != nil {
+		return 0, formatError(fmt.Errorf("count EPCIS events: %w", err))
+	}
+	return n, nil
 }
 
 // EventsAbout returns every event naming one of the EPCs, in event time order.

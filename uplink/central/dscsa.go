@@ -183,6 +183,10 @@ func (s *Server) epcisEvents(w http.ResponseWriter, r *http.Request, x *dscsa.Ex
 		return err
 	}
 	res, err := x.QueryEvents(r.Context(), c, q)
+	var tooLarge *dscsa.QueryTooLargeError
+	if errors.As(err, &tooLarge) {
+		return &httpError{status: http.StatusRequestEntityTooLarge, code: station.EINVALID, msg: tooLarge.Error()}
+	}
 	if err != nil {
 		return err
 	}

@@ -164,6 +164,21 @@ func TestExchange_HTTP(t *testing.T) {
 	if st != 200 || strings.Count(string(page), `"type":"AggregationEvent"`) != 3 || hdr.Get("Link") != "" {
 		t.Fatalf("second page: %d, %d events, Link %q", st, strings.Count(string(page), `"type":"AggregationEvent"`), hdr.Get("Link"))
 	}
+	// Ordered, limited: a next page only while the limit is not reached.
+	st, hdr, page = h.get(t, "/epcis/events?eventType=AggregationEvent&orderBy=eventTime&orderDirection=ASC&eventCountLimit=12&perPage=10", h.whs)
+	if st != 200 || strings.Count(string(page), `"type":"AggregationEvent"`) != 10 || !strings.Contains(hdr.Get("Link"), "eventCountLimit=12") {
+		t.Fatalf("ordered first page: %d, Link %q", st, hdr.Get("Link"))
+	}
+	link = hdr.Get("Link")
+	st, hdr, page = h.get(t, link[strings.Index(link, "<")+1:strings.Index(link, ">")], h.whs)
+	if st != 200 || strings.Count(string(page), `"type":"AggregationEvent"`) != 2 || hdr.Get("Link") != "" {
+		t.Fatalf("ordered second page: %d, %d events, Link %q", st, strings.Count(string(page), `"type":"AggregationEvent"`), hdr.Get("Link"))
+	}
+	// More than maxEventCount: 413, the EPCIS QueryTooLargeException.
+	if st, _, body := h.get(t, "/epcis/events?eventType=AggregationEvent&maxEventCount=12", h.whs); st != http.StatusRequestEntityTooLarge ||
+		!strings.Contains(errMessage(t, body), "QueryTooLargeException: more than maxEventCount=12") {
+		t.Fatalf("maxEventCount=12 of 13: %d %s", st, body)
+	}
 	// Another partner's query comes back empty.
 	st, _, page = h.get(t, "/epcis/events", h.other)
 	if st != 200 || strings.Contains(string(page), `"type":"ObjectEvent"`) {

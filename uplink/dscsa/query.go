@@ -33,22 +33,53 @@ type Query struct {
 	Dispositions []string // URN form
 	BizLocations []string
 	ReadPoints   []string
-	EventIDs     []string
+	// WDBizLocations and WDReadPoints are the WD_ ("with descendants")
+	// parameters. The repository holds no location hierarchy (master data
+	// with childID), so a location's only descendant is itself and they
+	// match as EQ_ does.
+	WDBizLocations []string
+	WDReadPoints   []string
+	EventIDs       []string
+	// BizTransactions, Sources and Destinations are EQ_bizTransaction_TYPE,
+	// EQ_source_TYPE and EQ_destination_TYPE: by type (URN form), the
+	// values one of which an event must name with that type.
+	BizTransactions map[string][]string
+	Sources         map[string][]string
+	Destinations    map[string][]string
 	// MatchEPC matches epcList and childEPCs; MatchParentID parentID;
 	// MatchAnyEPC any EPC field. Values ending in ".*" (EPC patterns) match
 	// by prefix.
 	MatchEPC      []string
 	MatchParentID []string
 	MatchAnyEPC   []string
+	// OrderBy is OrderEventTime or OrderRecordTime, or "" for the order
+	// the repository stored the events in; Descending goes with it
+	// (orderDirection, DESC unless ASC is asked for).
+	OrderBy    string
+	Descending bool
+	// EventCountLimit, when above 0, ends the answer (all its pages) after
+	// that many events; MaxEventCount, when above 0, refuses a query that
+	// matches more (QueryTooLargeException).
+	EventCountLimit int
+	MaxEventCount   int
 	// Partner, when set, limits the answer to events the partner may see:
 	// events naming an EPC it shipped or received, and events it captured.
 	Partner string
-	// After is the id of the last event of the previous page.
-	After int64
+	// After is the id of the last event of the previous page, AfterKey its
+	// OrderBy value, and Returned how many events the earlier pages held.
+	After    int64
+	AfterKey string
+	Returned int
 	// Limit bounds the page (the store is asked for Limit+1 to know
 	// whether there is a next page).
 	Limit int
 }
+
+// Keys of orderBy.
+const (
+	OrderEventTime  = "eventTime"
+	OrderRecordTime = "recordTime"
+)
 
 // Page sizes of the query interface.
 const (
@@ -59,15 +90,34 @@ const (
 // queryParams are the query parameters the interface supports (others
 // are refused, so that a filter is never silently ignored).
 var queryParams = []string{"eventType", "GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime", "EQ_action", "EQ_bizStep",
-	"EQ_disposition", "EQ_bizLocation", "EQ_readPoint", "EQ_eventID", "MATCH_epc", "MATCH_parentID", "MATCH_anyEPC", "perPage", "nextPageToken"}
+	"EQ_disposition", "EQ_bizLocation", "WD_bizLocation", "EQ_readPoint", "WD_readPoint", "EQ_eventID", "EQ_bizTransaction_TYPE",
+	"EQ_source_TYPE", "EQ_destination_TYPE", "MATCH_epc", "MATCH_parentID", "MATCH_anyEPC", "orderBy", "orderDirection",
+	"eventCountLimit", "maxEventCount", "perPage", "nextPageToken"}
+
+// typedParams are the parameters whose name ends in a type: the
+// business transaction, source or destination type, a CBV short name
+// ("po", "owning_party") or a URI.
+var typedParams = []struct{ prefix, urn string }{
+	{"EQ_bizTransaction_", "urn:epcglobal:cbv:btt:"},
+	{"EQ_source_", "urn:epcglobal:cbv:sdt:"},
+	{"EQ_destination_", "urn:epcglobal:cbv:sdt:"},
+}
 
 // ParseQuery reads the query parameters of GET /events. List values may be
 // pipe-delimited (the binding's form) or repeated. Standard CBV values may
 // be given short ("shipping") or as URNs.
 func ParseQuery(v url.Values) (*Query, error) {
 	q := &Query{Limit: DefaultPerPage}
+	typed := func(k string) (int, string) {
+		for i, tp := range typedParams {
+			if t, ok := strings.CutPrefix(k, tp.prefix); ok && t != "" {
+				return i, cbvURN(tp.urn, t)
+			}
+		}
+		return -1, ""
+	}
 	for k := range v {
-		if !slices.Contains(queryParams, k) {
+		if i, _ := typed(k); i < 0 && !slices.Contains(queryParams, k) {
 			return nil, station.Errorf(station.EINVALID, "query parameter %s is not supported here: use %s", k, strings.Join(queryParams, ", "))
 		}
 	}
@@ -125,8 +175,29 @@ func ParseQuery(v url.Values) (*Query, error) {
 		q.Dispositions = append(q.Dispositions, cbvURN("urn:epcglobal:cbv:disp:", s))
 	}
 	q.BizLocations, q.ReadPoints, q.EventIDs = list("EQ_bizLocation"), list("EQ_readPoint"), list("EQ_eventID")
+	q.WDBizLocations, q.WDReadPoints = list("WD_bizLocation"), list("WD_readPoint")
 	q.MatchEPC, q.MatchParentID, q.MatchAnyEPC = list("MATCH_epc"), list("MATCH_parentID"), list("MATCH_anyEPC")
-	for _, l := range [][]string{q.MatchEPC, q.MatchParentID, q.MatchAnyEPC, q.BizLocations, q.ReadPoints, q.EventIDs} {
+	lists := [][]string{q.MatchEPC, q.MatchParentID, q.MatchAnyEPC, q.BizLocations, q.ReadPoints, q.WDBizLocations, q.WDReadPoints, q.EventIDs}
+	for k := range v {
+		i, t := typed(k)
+		if i < 0 {
+			continue
+		}
+		vals := list(k)
+		if len(vals) == 0 {
+			return nil, station.Errorf(station.EINVALID, "%s names no value", k)
+		}
+		m := []*map[string][]string{&q.BizTransactions, &q.Sources, &q.Destinations}[i]
+		if *m == nil {
+			*m = map[string][]string{}
+		}
+		(*m)[t] = append((*m)[t], vals...)
+		lists = append(lists, vals)
+	}
+	if len(q.BizTransactions)+len(q.Sources)+len(q.Destinations) > 20 {
+		return nil, station.Errorf(station.EINVALID, "at most 20 EQ_bizTransaction_, EQ_source_ and EQ_destination_ parameters")
+	}
+	for _, l := range lists {
 		if len(l) > 1000 {
 			return nil, station.Errorf(station.EINVALID, "at most 1000 values per parameter")
 		}
@@ -136,6 +207,43 @@ func ParseQuery(v url.Values) (*Query, error) {
 			}
 		}
 	}
+	switch ob := v.Get("orderBy"); ob {
+	case "":
+		if v.Has("orderDirection") {
+			return nil, station.Errorf(station.EINVALID, "orderDirection goes with orderBy: give orderBy=eventTime or recordTime too")
+		}
+	case OrderEventTime, OrderRecordTime:
+		q.OrderBy = ob
+		switch d := v.Get("orderDirection"); d {
+		case "", "DESC":
+			q.Descending = true
+		case "ASC":
+		default:
+			return nil, station.Errorf(station.EINVALID, "orderDirection=%q is not ASC or DESC", clip(d, 20))
+		}
+	default:
+		return nil, station.Errorf(station.EINVALID, "orderBy=%q is not supported here: order by eventTime or recordTime", clip(ob, 60))
+	}
+	count := func(k string) (int, error) {
+		s := v.Get(k)
+		if s == "" {
+			return 0, nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return 0, station.Errorf(station.EINVALID, "%s=%q must be a whole number of at least 1", k, clip(s, 20))
+		}
+		return n, nil
+	}
+	if q.EventCountLimit, err = count("eventCountLimit"); err != nil {
+		return nil, err
+	}
+	if q.MaxEventCount, err = count("maxEventCount"); err != nil {
+		return nil, err
+	}
+	if q.EventCountLimit > 0 && q.MaxEventCount > 0 {
+		return nil, station.Errorf(station.EINVALID, "eventCountLimit and maxEventCount exclude each other: give one")
+	}
 	if s := v.Get("perPage"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxPerPage {
@@ -144,14 +252,17 @@ func ParseQuery(v url.Values) (*Query, error) {
 		q.Limit = n
 	}
 	if tok := v.Get("nextPageToken"); tok != "" {
-		after, sum, err := decodeToken(tok)
+		pos, err := decodeToken(tok)
 		if err != nil {
 			return nil, err
 		}
-		if sum != q.fingerprint() {
+		if pos.Query != q.fingerprint() {
 			return nil, station.Errorf(station.EINVALID, "nextPageToken belongs to another query: send the same filters with it")
 		}
-		q.After = after
+		if (pos.Key != "") != (q.OrderBy != "") {
+			return nil, station.Errorf(station.EINVALID, "nextPageToken %q is not one this service gave", clip(tok, 40))
+		}
+		q.After, q.AfterKey, q.Returned = pos.After, pos.Key, pos.Returned
 	}
 	return q, nil
 }
@@ -163,31 +274,50 @@ func cbvURN(prefix, s string) string {
 	return prefix + s
 }
 
-// fingerprint identifies the query's filters (not its position).
+// fingerprint identifies the query's filters and order (not its
+// position).
 func (q *Query) fingerprint() string {
 	c := *q
-	c.After, c.Limit, c.Partner = 0, 0, ""
+	c.After, c.AfterKey, c.Returned, c.Limit, c.Partner = 0, "", 0, 0, ""
 	b, _ := json.Marshal(c)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:6])
 }
 
-// NextToken returns the nextPageToken after an event id.
-func (q *Query) NextToken(after int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("v1." + strconv.FormatInt(after, 10) + "." + q.fingerprint()))
+// position is where a page ends, as a nextPageToken carries it.
+type position struct {
+	V        int    `json:"v"`
+	After    int64  `json:"a"`           // id of the last event given
+	Key      string `json:"k,omitempty"` // its orderBy value
+	Returned int    `json:"n,omitempty"` // events given so far
+	Query    string `json:"q"`           // fingerprint of the query
 }
 
-func decodeToken(tok string) (int64, string, error) {
+// NextToken returns the nextPageToken after the event with id after and
+// order key key, when returned events have been given in all.
+func (q *Query) NextToken(after int64, key string, returned int) string {
+	b, _ := json.Marshal(position{V: 2, After: after, Key: key, Returned: returned, Query: q.fingerprint()})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeToken(tok string) (position, error) {
+	bad := station.Errorf(station.EINVALID, "nextPageToken %q is not one this service gave", clip(tok, 40))
 	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err == nil {
-		parts := strings.Split(string(b), ".")
-		if len(parts) == 3 && parts[0] == "v1" {
-			if n, err := strconv.ParseInt(parts[1], 10, 64); err == nil && n >= 0 {
-				return n, parts[2], nil
-			}
-		}
+	if err != nil {
+		return position{}, bad
 	}
-	return 0, "", station.Errorf(station.EINVALID, "nextPageToken %q is not one this service gave", clip(tok, 40))
+	// v1 (id order only): "v1.ID.FINGERPRINT".
+	if parts := strings.Split(string(b), "."); len(parts) == 3 && parts[0] == "v1" {
+		if n, err := strconv.ParseInt(parts[1], 10, 64); err == nil && n >= 0 {
+			return position{V: 1, After: n, Query: parts[2]}, nil
+		}
+		return position{}, bad
+	}
+	var p position
+	if json.Unmarshal(b, &p) != nil || p.V != 2 || p.After < 0 || p.Returned < 0 || p.Query == "" {
+		return position{}, bad
+	}
+	return p, nil
 }
 
 // QueryResult is one page of a query.
@@ -206,17 +336,35 @@ func (x *Exchange) QueryEvents(ctx context.Context, c Caller, q *Query) (QueryRe
 	if c.Partner != nil {
 		q.Partner = c.Partner.ID
 	}
+	if q.MaxEventCount > 0 && q.After == 0 && q.AfterKey == "" {
+		n, err := x.store.CountEvents(ctx, q, q.MaxEventCount+1)
+		if err != nil {
+			return QueryResult{}, err
+		}
+		if n > q.MaxEventCount {
+			return QueryResult{}, &QueryTooLargeError{Max: q.MaxEventCount}
+		}
+	}
 	limit := q.Limit
-	q.Limit = limit + 1
-	evs, err := x.store.QueryEvents(ctx, q)
-	q.Limit = limit
+	if q.EventCountLimit > 0 {
+		limit = min(limit, q.EventCountLimit-q.Returned)
+		if limit <= 0 {
+			return QueryResult{Events: []StoredEvent{}}, nil
+		}
+	}
+	page := *q
+	page.Limit = limit + 1
+	evs, err := x.store.QueryEvents(ctx, &page)
 	if err != nil {
 		return QueryResult{}, err
 	}
 	res := QueryResult{Events: evs}
 	if len(evs) > limit {
 		res.Events = evs[:limit]
-		res.Next = q.NextToken(evs[limit-1].ID)
+		last := res.Events[limit-1]
+		if q.EventCountLimit == 0 || q.Returned+limit < q.EventCountLimit {
+			res.Next = q.NextToken(last.ID, last.OrderKey(q.OrderBy), q.Returned+limit)
+		}
 	}
 	return res, nil
 }
@@ -282,4 +430,24 @@ func sortByTime(evs []StoredEvent) {
 		}
 		return evs[i].ID < evs[j].ID
 	})
+}
+
+// QueryTooLargeError refuses a query that matches more events than its
+// maxEventCount (the EPCIS QueryTooLargeException).
+type QueryTooLargeError struct{ Max int }
+
+func (e *QueryTooLargeError) Error() string {
+	return fmt.Sprintf("QueryTooLargeException: more than maxEventCount=%d events match: narrow the query, or page through it without maxEventCount", e.Max)
+}
+
+// OrderKey is the event's value of an orderBy key, as the repository
+// orders it.
+func (s *StoredEvent) OrderKey(orderBy string) string {
+	switch orderBy {
+	case OrderEventTime:
+		return station.FormatTime(s.Event.EventTime)
+	case OrderRecordTime:
+		return station.FormatTime(s.RecordTime)
+	}
+	return ""
 }

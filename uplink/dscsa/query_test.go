@@ -3,6 +3,7 @@ package dscsa_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -136,6 +137,116 @@ func TestQueryEvents(t *testing.T) {
 	}
 }
 
+// TestQueryEvents_MoreParameters: business transactions, sources and
+// destinations by type; WD_ locations (no hierarchy: as EQ_); orderBy
+// with orderDirection, page after page; eventCountLimit across pages; and
+// maxEventCount refusing a query that matches more.
+func TestQueryEvents_MoreParameters(t *testing.T) {
+	x, whs, _ := delivered(t, 95)
+	for _, tt := range []struct {
+		params string
+		want   int
+	}{
+		{"EQ_bizTransaction_po=urn:epcglobal:cbv:bt:0399990000016:PO-SH-1", 1},
+		{"EQ_bizTransaction_urn:epcglobal:cbv:btt:po=urn:epcglobal:cbv:bt:0399990000016:PO-SH-1", 1},
+		{"EQ_bizTransaction_po=urn:epcglobal:cbv:bt:0399990000016:PO-OTHER|urn:epcglobal:cbv:bt:0399990000016:PO-SH-1", 1},
+		{"EQ_bizTransaction_desadv=urn:epcglobal:cbv:bt:0399990000016:PO-SH-1", 0}, // the PO's value under another type
+		{"EQ_bizTransaction_po=urn:epcglobal:cbv:bt:0399990000016:PO-SH-1&EQ_bizTransaction_desadv=urn:epcglobal:cbv:bt:0300010000015:DA-SH-1", 1},
+		{"EQ_bizTransaction_po=urn:epcglobal:cbv:bt:0399990000016:PO-SH-1&EQ_bizStep=packing", 0},
+		{"EQ_source_owning_party=urn:epc:id:sgln:030001.000001.0", 1},
+		{"EQ_destination_location=urn:epc:id:sgln:039999.345678.0", 1},
+		{"EQ_destination_location=urn:epc:id:sgln:030001.000001.0", 0},
+		{"WD_bizLocation=urn:epc:id:sgln:030001.000002.0&EQ_bizStep=commissioning", 3},
+	} {
+		if got := query(t, x, whs, tt.params); len(got.Events) != tt.want {
+			t.Errorf("%q: %d events, want %d", tt.params, len(got.Events), tt.want)
+		}
+	}
+	if eq, wd := query(t, x, whs, "EQ_readPoint=urn:epc:id:sgln:030001.000002.0"), query(t, x, whs, "WD_readPoint=urn:epc:id:sgln:030001.000002.0"); len(eq.Events) == 0 || len(wd.Events) != len(eq.Events) {
+		t.Errorf("WD_readPoint gives %d events, EQ_readPoint %d", len(wd.Events), len(eq.Events))
+	}
+
+	// Ordered, in pages of 4: every event once, in order across pages.
+	for _, dir := range []string{"ASC", "DESC", ""} {
+		for _, key := range []string{"eventTime", "recordTime"} {
+			params := "orderBy=" + key + "&perPage=4"
+			if dir != "" {
+				params += "&orderDirection=" + dir
+			}
+			var got []dscsa.StoredEvent
+			next := ""
+			for pages := 0; ; pages++ {
+				p := params
+				if next != "" {
+					p += "&nextPageToken=" + next
+				}
+				res := query(t, x, whs, p)
+				got = append(got, res.Events...)
+				if next = res.Next; next == "" {
+					break
+				}
+				if pages > 10 {
+					t.Fatalf("%s: no end of pages", params)
+				}
+			}
+			seen := map[int64]bool{}
+			for i, se := range got {
+				if seen[se.ID] {
+					t.Fatalf("%s: event %d twice", params, se.ID)
+				}
+				seen[se.ID] = true
+				if i == 0 {
+					continue
+				}
+				prev, cur := got[i-1].OrderKey(key), se.OrderKey(key)
+				if dir == "ASC" && (prev > cur || prev == cur && got[i-1].ID > se.ID) || dir != "ASC" && (prev < cur || prev == cur && got[i-1].ID < se.ID) {
+					t.Fatalf("%s: event %d (%s) after %d (%s) is out of order", params, se.ID, cur, got[i-1].ID, prev)
+				}
+			}
+			if len(got) != 17 {
+				t.Fatalf("%s: %d events in all, want 17", params, len(got))
+			}
+		}
+	}
+	first := query(t, x, whs, "orderBy=eventTime&orderDirection=ASC")
+	if first.Events[0].Event.BizStep != epcis.BizStep("urn:epcglobal:cbv:bizstep:commissioning") || first.Events[16].Event.BizStep != epcis.BizStep("urn:epcglobal:cbv:bizstep:shipping") {
+		t.Fatalf("in event time order the first is %s and the last %s", first.Events[0].Event.BizStep, first.Events[16].Event.BizStep)
+	}
+
+	// eventCountLimit=7 in pages of 5: 5 and 2, the first 7 in order.
+	res := query(t, x, whs, "orderBy=eventTime&orderDirection=ASC&eventCountLimit=7&perPage=5")
+	if len(res.Events) != 5 || res.Next == "" {
+		t.Fatalf("first page of eventCountLimit=7: %d events, next %q", len(res.Events), res.Next)
+	}
+	res2 := query(t, x, whs, "orderBy=eventTime&orderDirection=ASC&eventCountLimit=7&perPage=5&nextPageToken="+res.Next)
+	if len(res2.Events) != 2 || res2.Next != "" {
+		t.Fatalf("second page of eventCountLimit=7: %d events, next %q", len(res2.Events), res2.Next)
+	}
+	for i, se := range append(res.Events, res2.Events...) {
+		if se.ID != first.Events[i].ID {
+			t.Fatalf("eventCountLimit=7 gives event %d at %d, want %d", se.ID, i, first.Events[i].ID)
+		}
+	}
+
+	// maxEventCount: 17 match.
+	if got := query(t, x, whs, "maxEventCount=17"); len(got.Events) != 17 {
+		t.Fatalf("maxEventCount=17: %d events", len(got.Events))
+	}
+	q, err := dscsa.ParseQuery(url.Values{"maxEventCount": {"16"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tooLarge *dscsa.QueryTooLargeError
+	if _, err := x.QueryEvents(ctx, whs, q); !errors.As(err, &tooLarge) || !strings.Contains(err.Error(), "QueryTooLargeException") {
+		t.Fatalf("maxEventCount=16 with 17 matching: %v", err)
+	}
+	// A partner's maxEventCount counts what it may see.
+	other := dscsa.Partner{ID: "other", GLN: dscsatest.GLN("037777000001"), Permissions: []string{dscsa.PermQuery}}
+	if got := query(t, x, dscsa.Caller{Partner: &other, Name: "other"}, "maxEventCount=1"); len(got.Events) != 0 {
+		t.Fatalf("another partner sees %d events", len(got.Events))
+	}
+}
+
 // TestParseQuery refuses what it cannot honour, naming it.
 func TestParseQuery(t *testing.T) {
 	for _, tt := range []struct{ params, want string }{
@@ -147,6 +258,15 @@ func TestParseQuery(t *testing.T) {
 		{"nextPageToken=garbage", "not one this service gave"},
 		{"EQ_action=MOVE", "not ADD, OBSERVE or DELETE"},
 		{"MATCH_epc=nocolon", "is not a URI"},
+		{"orderBy=bizStep", `orderBy="bizStep" is not supported here`},
+		{"orderBy=eventTime&orderDirection=UP", `orderDirection="UP" is not ASC or DESC`},
+		{"orderDirection=ASC", "orderDirection goes with orderBy"},
+		{"eventCountLimit=0", "eventCountLimit=\"0\" must be a whole number of at least 1"},
+		{"maxEventCount=x", "maxEventCount=\"x\" must be"},
+		{"eventCountLimit=5&maxEventCount=5", "exclude each other"},
+		{"EQ_bizTransaction_=urn:x:1", "EQ_bizTransaction_ is not supported"},
+		{"EQ_source_owning_party=", "EQ_source_owning_party names no value"},
+		{"EQ_destination_location=nocolon", "is not a URI"},
 	} {
 		v, _ := url.ParseQuery(tt.params)
 		_, err := dscsa.ParseQuery(v)

@@ -63,8 +63,11 @@ type Store interface {
 	// RecordEvents stores EPCIS events (deduplicated on their hash) and
 	// makes their EPCs visible to a partner ("" for none).
 	RecordEvents(ctx context.Context, evs []StoredEvent, visibleTo string) (stored int, err error)
-	// QueryEvents returns events matching q, in id order.
+	// QueryEvents returns up to q.Limit events matching q after its
+	// position, in its order (OrderBy, else id order).
 	QueryEvents(ctx context.Context, q *Query) ([]StoredEvent, error)
+	// CountEvents counts the events matching q's filters, up to max.
+	CountEvents(ctx context.Context, q *Query, max int) (int, error)
 	// EventsAbout returns every event that names one of the EPCs in any
 	// role, in event time order.
 	EventsAbout(ctx context.Context, epcs []string) ([]StoredEvent, error)
