@@ -104,8 +104,13 @@ for _ in $(seq 1 300); do
 	if ! kill -0 "$central" 2>/dev/null; then
 		wait "$central" 2>/dev/null || true
 		central=""
-		say "the central service did not start (is $addr taken? set RUN_CENTRAL_ADDR=127.0.0.1:PORT):" >&2
+		say "the central service did not start:" >&2
 		tail -n 5 "$log" >&2
+		if grep -q "address already in use" "$log"; then
+			say "$addr is taken: set RUN_CENTRAL_ADDR=127.0.0.1:PORT" >&2
+		elif grep -q "is in use by" "$log"; then
+			say "another 'make run' (or serve) still runs on $dir/central: stop it first" >&2
+		fi
 		exit 1
 	fi
 	sleep 0.1

@@ -39,7 +39,7 @@ func lockData(dir, what string) (*dataLock, error) {
 		if holder == "" {
 			holder = "another process"
 		}
-		return nil, station.Errorf(station.ECONFLICT, "%s is in use by %s (%s is locked): stop that first", dir, holder, dataLockName)
+		return nil, station.Errorf(station.ECONFLICT, "data folder %s is in use by %s, which holds its %s: stop that first", dir, holder, dataLockName)
 	}
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(fmt.Sprintf("%s (pid %d)\n", what, os.Getpid())), 0)
