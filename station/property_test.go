@@ -46,7 +46,7 @@ func (p *propWorld) quiet(tb testing.TB) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		s := p.l.run.Snapshot()
-		if s.Acked == int64(p.l.coder.printedCount()) && s.Printed == s.Acked && s.Reads == int64(p.l.camera.sent()) && s.Deciding == 0 {
+		if s.Acked == int64(p.l.coder.PrintedCount()) && s.Printed == s.Acked && s.Reads == int64(p.l.camera.Sent()) && s.Deciding == 0 {
 			return
 		}
 		time.Sleep(100 * time.Microsecond)
@@ -79,12 +79,12 @@ func (p *propWorld) step(tb testing.TB, op, arg byte) {
 	o := p.order
 	read := func(r station.CameraRead) {
 		p.quiet(tb)
-		p.l.camera.send(r)
+		p.l.camera.Send(r)
 		p.quiet(tb)
 	}
 	switch op % 20 {
 	case 0, 1, 2: // the coder prints the next carton
-		if p.l.plc.executing() {
+		if p.l.plc.State() == station.LineStateExecute {
 			p.quiet(tb)
 			// give the feeder its moment to queue codes, as the line's pitch would
 			for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
@@ -92,7 +92,7 @@ func (p *propWorld) step(tb testing.TB, op, arg byte) {
 					break
 				}
 			}
-			if code, ok := p.l.coder.print(); ok {
+			if code, ok := p.l.coder.Print(); ok {
 				p.window = append(p.window, code)
 			}
 			p.quiet(tb)

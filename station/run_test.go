@@ -18,9 +18,9 @@ import (
 type line struct {
 	w      *world
 	run    *station.Run
-	coder  *fakeCoder
-	camera *fakeCamera
-	plc    *fakeLine
+	coder  *stationtest.Coder
+	camera *stationtest.Camera
+	plc    *stationtest.PLC
 	cv     *conveyor
 	stop   context.CancelFunc
 	done   chan struct{}
@@ -33,7 +33,7 @@ type line struct {
 // MustLine starts a run of order with the conveyor applying plan.
 func (w *world) MustLine(order string, plan func(int) fault, cfg station.RunConfig) *line {
 	w.t.Helper()
-	l := &line{w: w, coder: newFakeCoder(), camera: newFakeCamera(), plc: newFakeLine(), done: make(chan struct{})}
+	l := &line{w: w, coder: stationtest.NewCoder(100000), camera: stationtest.NewCamera(100000), plc: stationtest.NewPLC(), done: make(chan struct{})}
 	cfg.Order, cfg.User, cfg.Coder, cfg.Camera, cfg.Line = order, "op", l.coder, l.camera, l.plc
 	if cfg.HealthEvery == 0 {
 		cfg.HealthEvery = 20 * time.Millisecond
@@ -92,11 +92,11 @@ func (l *line) special(c carton) {
 		// let the decisions under way be recorded first, so that the count
 		// of clock rejects is exact
 		deadline := time.Now().Add(10 * time.Second)
-		for s := l.run.Snapshot(); (s.Deciding > 0 || s.Reads < int64(l.camera.sent())) && time.Now().Before(deadline); s = l.run.Snapshot() {
+		for s := l.run.Snapshot(); (s.Deciding > 0 || s.Reads < int64(l.camera.Sent())) && time.Now().Before(deadline); s = l.run.Snapshot() {
 			time.Sleep(100 * time.Microsecond)
 		}
 		l.w.clock.SetState(station.ClockUnsynced)
-		l.camera.send(station.CameraRead{Symbology: "]d2", Data: c.code.Data, Grade: 3.8})
+		l.camera.Send(station.CameraRead{Symbology: "]d2", Data: c.code.Data, Grade: 3.8})
 		deadline = time.Now().Add(10 * time.Second)
 		for l.run.Snapshot().Rejects[station.RejectClock] == before && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Microsecond)
@@ -110,7 +110,7 @@ func (l *line) resumeHolds(ctx context.Context, t testing.TB) {
 	for ctx.Err() == nil {
 		s := l.run.Snapshot()
 		if (s.State == station.RunHeld || s.State == station.RunStopped) && !l.busy.Load() {
-			l.coder.repair()
+			l.coder.Repair()
 			l.w.clock.SetState(station.ClockSynced)
 			// wait for every decision before resuming, as an operator would
 			if s.Deciding == 0 {
@@ -180,11 +180,11 @@ func TestRun_Refusals(t *testing.T) {
 		must(t, err)
 	}
 	reserve(20)
-	coder := newFakeCoder()
-	coder.state = station.DeviceFaulted
-	cfg := station.RunConfig{Order: "PO-R", User: "op", Coder: coder, Camera: newFakeCamera(), Line: newFakeLine()}
+	coder := stationtest.NewCoder(100000)
+	coder.SetState(station.DeviceFaulted)
+	cfg := station.RunConfig{Order: "PO-R", User: "op", Coder: coder, Camera: stationtest.NewCamera(100000), Line: stationtest.NewPLC()}
 	wantErr(t, errOf(w.svc.StartRun(w.ctx, cfg)), station.EDEVICE, "the coder coder-1 is faulted: HEAD_FAULT")
-	coder.repair()
+	coder.Repair()
 	w.clock.SetState(station.ClockUnsynced)
 	wantErr(t, errOf(w.svc.StartRun(w.ctx, cfg)), station.ECLOCK, "Commissioning is stopped")
 	w.clock.SetState(station.ClockSynced)
@@ -244,20 +244,20 @@ type manual struct {
 	t      *testing.T
 	w      *world
 	run    *station.Run
-	coder  *fakeCoder
-	camera *fakeCamera
+	coder  *stationtest.Coder
+	camera *stationtest.Camera
 }
 
 // MustManualRun starts a run of order on w.svc with a fake coder and
 // camera (and cfg.Line, or a fake PLC), moved by the test.
 func MustManualRun(t *testing.T, w *world, order string, cfg station.RunConfig) *manual {
 	t.Helper()
-	m := &manual{t: t, w: w, coder: newFakeCoder(), camera: newFakeCamera()}
+	m := &manual{t: t, w: w, coder: stationtest.NewCoder(100000), camera: stationtest.NewCamera(100000)}
 	if cfg.Coder == nil {
 		cfg.Coder = m.coder
 	}
 	if cfg.Line == nil {
-		cfg.Line = newFakeLine()
+		cfg.Line = stationtest.NewPLC()
 	}
 	cfg.Order, cfg.User, cfg.Camera = order, "op", m.camera
 	if cfg.HealthEvery == 0 {
@@ -279,10 +279,10 @@ func (m *manual) print() station.UnitCode {
 	var code station.UnitCode
 	stationtest.Poll(m.t, 10*time.Second, "a code queued at the coder", func() bool {
 		var ok bool
-		code, ok = m.coder.print()
+		code, ok = m.coder.Print()
 		return ok
 	})
-	n := int64(m.coder.printedCount())
+	n := int64(m.coder.PrintedCount())
 	stationtest.Poll(m.t, 10*time.Second, "the station took the acknowledgement", func() bool { return m.run.Snapshot().Acked >= n })
 	return code
 }
@@ -296,7 +296,7 @@ func TestRun_LatencyFromReceived(t *testing.T) {
 	m := MustManualRun(t, w, "PO-L", station.RunConfig{})
 	code := m.print()
 	// The result waited in the driver for an hour before the run took it.
-	m.camera.send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8, Received: time.Now().Add(-time.Hour)})
+	m.camera.Send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8, Received: time.Now().Add(-time.Hour)})
 	stationtest.Poll(t, 10*time.Second, "the pack is commissioned", func() bool { return m.run.Snapshot().Commissioned == 1 })
 	if lat := m.run.Latency(); lat.N != 1 || lat.P50 < time.Hour {
 		t.Fatalf("latency = %+v, want one decision of at least the hour the result waited", lat)
@@ -306,7 +306,7 @@ func TestRun_LatencyFromReceived(t *testing.T) {
 // gateLine is a PLC whose reject gate answers only when the test lets it,
 // with err.
 type gateLine struct {
-	*fakeLine
+	*stationtest.PLC
 	calls   chan string
 	release chan struct{}
 	err     error
@@ -318,7 +318,7 @@ func (l *gateLine) Reject(ctx context.Context, unit string) error {
 	if l.err != nil {
 		return l.err
 	}
-	return l.fakeLine.Reject(ctx, unit)
+	return l.PLC.Reject(ctx, unit)
 }
 
 // TestRun_RejectGate: a rejected pack's decision is recorded while its
@@ -332,13 +332,13 @@ func TestRun_RejectGate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := MustWorld(t, station.PoolPolicy{})
 			w.MustOrder("PO-G", 5, 20)
-			plc := &gateLine{fakeLine: newFakeLine(), calls: make(chan string, 4), release: make(chan struct{}), err: tc.err}
+			plc := &gateLine{PLC: stationtest.NewPLC(), calls: make(chan string, 4), release: make(chan struct{}), err: tc.err}
 			var once sync.Once
 			open := func() { once.Do(func() { close(plc.release) }) }
 			m := MustManualRun(t, w, "PO-G", station.RunConfig{Line: plc})
 			t.Cleanup(open) // before the run's Close, which waits for the gate
 			code := m.print()
-			m.camera.send(station.CameraRead{NoRead: true, Grade: station.NoGrade})
+			m.camera.Send(station.CameraRead{NoRead: true, Grade: station.NoGrade})
 			select {
 			case got := <-plc.calls:
 				if got != code.Serial {
@@ -425,7 +425,7 @@ func TestRun_AllocatesAhead(t *testing.T) {
 	open()
 	for i := 0; i < 10; i++ {
 		code := m.print()
-		m.camera.send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8})
+		m.camera.Send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8})
 	}
 	stationtest.Poll(t, 10*time.Second, "the order's quantity is commissioned", func() bool { return m.run.Snapshot().State == station.RunDone })
 	must(t, m.run.Complete(w.ctx, "op"))
@@ -439,7 +439,7 @@ func TestRun_AllocatesAhead(t *testing.T) {
 // warnCoder is a coder that warns that a unit passed unmarked (NO_CODE):
 // it reports degraded until it is reset (Select), as devices/coder does.
 type warnCoder struct {
-	*fakeCoder
+	*stationtest.Coder
 	warned atomic.Bool
 }
 
@@ -447,11 +447,11 @@ func (c *warnCoder) Health() station.Health {
 	if c.warned.Load() {
 		return station.Health{Device: "coder-1", Kind: "coder", State: station.DeviceDegraded, Reason: "product passed with nothing queued"}
 	}
-	return c.fakeCoder.Health()
+	return c.Coder.Health()
 }
 
 func (c *warnCoder) Select(ctx context.Context, template string) error {
-	if err := c.fakeCoder.Select(ctx, template); err != nil {
+	if err := c.Coder.Select(ctx, template); err != nil {
 		return err
 	}
 	c.warned.Store(false)
@@ -460,7 +460,7 @@ func (c *warnCoder) Select(ctx context.Context, template string) error {
 
 func (c *warnCoder) unmarked() {
 	c.warned.Store(true)
-	c.faults <- station.Errorf(station.EDEVICE, "coder-1: a unit passed unmarked: product passed with nothing queued")
+	c.Report(station.Errorf(station.EDEVICE, "coder-1: a unit passed unmarked: product passed with nothing queued"))
 }
 
 // TestRun_ResumeAfterUnmarked: a unit that passed the coder unmarked holds
@@ -469,21 +469,21 @@ func (c *warnCoder) unmarked() {
 func TestRun_ResumeAfterUnmarked(t *testing.T) {
 	w := MustWorld(t, station.PoolPolicy{})
 	w.MustOrder("PO-U", 5, 20)
-	coder := &warnCoder{fakeCoder: newFakeCoder()}
+	coder := &warnCoder{Coder: stationtest.NewCoder(100000)}
 	m := MustManualRun(t, w, "PO-U", station.RunConfig{Coder: coder})
 	stationtest.Poll(t, 10*time.Second, "the coder gets codes", func() bool { return m.run.Snapshot().Queued > 0 })
-	selects := coder.selects
+	selects := coder.Selects()
 	coder.unmarked()
 	stationtest.Poll(t, 10*time.Second, "the line is held", func() bool { return m.run.Snapshot().State == station.RunHeld })
 	if s := m.run.Snapshot(); !strings.Contains(s.Reason, "passed unmarked") {
 		t.Fatalf("held for %q, want the unmarked unit", s.Reason)
 	}
 	must(t, m.run.Resume(w.ctx, "op"))
-	if s := m.run.Snapshot(); s.State != station.RunRunning || coder.selects != selects+1 || coder.Health().State != station.DeviceConnected {
-		t.Fatalf("after resume: state %s, %d resets, coder %s; want running, 1 reset, connected", s.State, coder.selects-selects, coder.Health().State)
+	if s := m.run.Snapshot(); s.State != station.RunRunning || coder.Selects() != selects+1 || coder.Health().State != station.DeviceConnected {
+		t.Fatalf("after resume: state %s, %d resets, coder %s; want running, 1 reset, connected", s.State, coder.Selects()-selects, coder.Health().State)
 	}
-	m.coder = coder.fakeCoder
+	m.coder = coder.Coder
 	code := m.print()
-	m.camera.send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8})
+	m.camera.Send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8})
 	stationtest.Poll(t, 10*time.Second, "a pack is commissioned after the resume", func() bool { return m.run.Snapshot().Commissioned == 1 })
 }

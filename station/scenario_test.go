@@ -53,7 +53,7 @@ func TestScenario_FullOrder(t *testing.T) {
 				return s.Acked == int64(i) && s.InFlight == inWindow
 			})
 			printerFaults = inWindow
-			l.coder.fault()
+			l.coder.Fault()
 		}
 		return plan[i]
 	}

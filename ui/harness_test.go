@@ -18,6 +18,7 @@ import (
 	"github.com/linestation/linestation/localdb"
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/station/auth"
+	"github.com/linestation/linestation/station/stationtest"
 )
 
 // The screen-flow tests run the kiosk on Fyne's test driver against a real
@@ -102,9 +103,9 @@ type harness struct {
 	now   atomic.Pointer[time.Time] // the screen's time
 
 	printer *fakePrinter
-	coder   *fakeCoder
-	camera  *fakeCamera
-	plc     *fakePLC
+	coder   *stationtest.Coder
+	camera  *stationtest.Camera
+	plc     *stationtest.PLC
 	scanner *fakeScanner
 }
 
@@ -135,7 +136,10 @@ func MustKiosk(t *testing.T, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, ctx: ctx, db: db, clock: clock, loop: &loop{},
-		printer: &fakePrinter{}, coder: newFakeCoder(), camera: newFakeCamera(), plc: newFakePLC(), scanner: newFakeScanner()}
+		printer: &fakePrinter{}, coder: stationtest.NewCoder(1000), camera: stationtest.NewCamera(1000), plc: stationtest.NewPLC(), scanner: newFakeScanner()}
+	// The same stamps on every run, for the rendered screens.
+	h.coder.Now = func() time.Time { return testNow }
+	h.camera.Now = func() time.Time { return testNow }
 	svc, err := station.NewService(station.Config{Ledger: db, Clock: clock, Line: testLine, Printer: h.printer,
 		Pool:    station.PoolPolicy{LowWater: 10, Batch: 200},
 		Auth:    station.AuthPolicy{Params: lightParams, MaxFailures: 3, IdleTimeout: 5 * time.Minute},
@@ -327,7 +331,7 @@ func (h *harness) pass(faults ...string) {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			var ok bool
-			if code, ok = h.coder.print(); ok {
+			if code, ok = h.coder.Print(); ok {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -347,7 +351,7 @@ func (h *harness) pass(faults ...string) {
 		case "lowgrade":
 			read.Grade = 1.0
 		}
-		h.camera.send(read)
+		h.camera.Send(read)
 		h.until("the pack is decided", func() bool {
 			s := r.Snapshot()
 			return s.Commissioned+s.Rejected > before.Commissioned+before.Rejected && s.Deciding == 0
@@ -398,7 +402,7 @@ func (h *harness) commission(n int) []string {
 // the coder reach the camera. It does not touch the screen.
 func (h *harness) conveyor() (stop func()) {
 	r := h.k.run
-	base := int64(h.coder.printedCount()) - r.Snapshot().Acked // printed before this run
+	base := int64(h.coder.PrintedCount()) - r.Snapshot().Acked // printed before this run
 	done, quit := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -408,16 +412,16 @@ func (h *harness) conveyor() (stop func()) {
 				return
 			default:
 			}
-			code, ok := h.coder.print()
+			code, ok := h.coder.Print()
 			if !ok {
 				time.Sleep(time.Millisecond)
 				continue
 			}
-			n := int64(h.coder.printedCount()) - base
+			n := int64(h.coder.PrintedCount()) - base
 			for r.Snapshot().Acked < n && r.Snapshot().State != station.RunCompleted {
 				time.Sleep(100 * time.Microsecond)
 			}
-			h.camera.send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8})
+			h.camera.Send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8})
 		}
 	}()
 	return func() { close(quit); <-done }

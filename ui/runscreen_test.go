@@ -31,8 +31,8 @@ func TestRunScreen_Flow(t *testing.T) {
 	}
 
 	h.tap(s.start)
-	if h.plc.state() != station.LineStateExecute {
-		t.Fatalf("PLC %s, want Execute", h.plc.state())
+	if h.plc.State() != station.LineStateExecute {
+		t.Fatalf("PLC %s, want Execute", h.plc.State())
 	}
 	h.pass("", "", "noread", "", "lowgrade", "")
 	for key, want := range map[string]string{tilePrinted: "6", tileVerified: "6", tileCommissioned: "4", tileRejected: "2", tileRemaining: "16"} {
@@ -74,8 +74,8 @@ func TestRunScreen_Flow(t *testing.T) {
 	{
 		h.tap(s.hold)
 		h.until("the run is held", func() bool { return h.k.snap.State == station.RunHeld })
-		if h.plc.state() != station.LineStateHeld || s.start.Text != "Resume" {
-			t.Fatalf("PLC %s, start button %q", h.plc.state(), s.start.Text)
+		if h.plc.State() != station.LineStateHeld || s.start.Text != "Resume" {
+			t.Fatalf("PLC %s, start button %q", h.plc.State(), s.start.Text)
 		}
 		if !s.alarmBox.Visible() || !strings.Contains(s.alarmText.Text, "held by op") {
 			t.Fatalf("alarm banner %v %q", s.alarmBox.Visible(), s.alarmText.Text)
@@ -101,8 +101,8 @@ func TestRunScreen_Flow(t *testing.T) {
 			t.Fatal("Stop did not ask first")
 		}
 		h.tap(h.k.dlg.ok)
-		if h.k.run != nil || h.plc.state() != station.LineStateStopped {
-			t.Fatalf("run %v, PLC %s after Stop", h.k.run, h.plc.state())
+		if h.k.run != nil || h.plc.State() != station.LineStateStopped {
+			t.Fatalf("run %v, PLC %s after Stop", h.k.run, h.plc.State())
 		}
 		h.until("the order's totals are shown", func() bool {
 			return s.counted.Text == "Order so far" && s.info != nil && s.info.order.State == station.OrderHeld
@@ -156,7 +156,7 @@ func TestRunScreen_Batched(t *testing.T) {
 		var code station.UnitCode
 		for {
 			var ok bool
-			if code, ok = h.coder.print(); ok {
+			if code, ok = h.coder.Print(); ok {
 				break
 			}
 			time.Sleep(100 * time.Microsecond)
@@ -164,7 +164,7 @@ func TestRunScreen_Batched(t *testing.T) {
 		for r.Snapshot().Acked < int64(i+1) {
 			time.Sleep(100 * time.Microsecond)
 		}
-		h.camera.send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8})
+		h.camera.Send(station.CameraRead{Symbology: "]d2", Data: code.Data, Grade: 3.8})
 	}
 	h.until("30 packs are shown", func() bool { return s.tiles[tileCommissioned].Value() == "30" })
 	if n := s.renders - before; n >= 15 {
