@@ -146,10 +146,25 @@ func (a *API) Enroll(ctx context.Context, code string) (Enrollment, error) {
 
 // MasterData returns master-data changes after seq after (0 for all).
 func (a *API) MasterData(ctx context.Context, after int64, limit int) (MasterData, error) {
+	return a.MasterDataWait(ctx, after, limit, 0)
+}
+
+// MasterDataWait is MasterData that, when nothing is new, asks the central
+// to hold the answer up to wait (at most MaxPullWait, and 5 s less than
+// the HTTP client's timeout) for a change. The answer's Wait is 0 from a
+// central that does not wait.
+func (a *API) MasterDataWait(ctx context.Context, after int64, limit int, wait time.Duration) (MasterData, error) {
 	var md MasterData
 	q := url.Values{"after": {strconv.FormatInt(after, 10)}}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
+	}
+	wait = min(wait, MaxPullWait)
+	if t := a.http.Timeout; t > 0 {
+		wait = min(wait, t-5*time.Second)
+	}
+	if secs := int(wait / time.Second); secs > 0 {
+		q.Set("wait", strconv.Itoa(secs))
 	}
 	err := a.do(ctx, http.MethodGet, PathMasterData, q, nil, "", &md)
 	return md, err

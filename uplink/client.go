@@ -89,7 +89,12 @@ type Config struct {
 	// MasterCursor keeps the pull cursor across restarts (*localdb.DB
 	// does); nil keeps it in memory, and every start pulls everything.
 	MasterCursor MasterDataCursor
-	// PullInterval is how often master data is pulled; default 30s.
+	// PullWait is how long each pull asks the central to wait for a change
+	// when nothing is new (a long pull: a hold or an order released at the
+	// central reaches the station at once); default 20s, negative for no
+	// waiting. With a central that does not wait, or with no waiting,
+	// master data is pulled every PullInterval (default 30s).
+	PullWait     time.Duration
 	PullInterval time.Duration
 	// Logger defaults to slog.Default() with component=uplink.
 	Logger *slog.Logger
@@ -142,6 +147,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.PullInterval <= 0 {
 		cfg.PullInterval = 30 * time.Second
+	}
+	if cfg.PullWait == 0 {
+		cfg.PullWait = 20 * time.Second
 	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = 250 * time.Millisecond
@@ -267,11 +275,20 @@ func (c *Client) Run(ctx context.Context) error {
 // masterPage is how many master-data changes one pull asks for.
 const masterPage = 1000
 
-// pullLoop pulls master data until ctx is done.
+// pullBreath is the pause between long pulls.
+const pullBreath = 100 * time.Millisecond
+
+// pullLoop pulls master data until ctx is done. The first pull, and the
+// first after a failure, answers at once (the status then shows the pull
+// at once); the following ones are long pulls the central holds until
+// there is a change, one after the other. A central that does not hold
+// them (an older one) is pulled every PullInterval.
 func (c *Client) pullLoop(ctx context.Context) {
 	var cursor int64
 	loaded := false
+	long := false // ask the central to hold the pull
 	for failures := 0; ; {
+		waits := true // the central holds pulls (or has not said it does not)
 		err := func() error {
 			if !loaded && c.cfg.MasterCursor != nil {
 				seq, err := c.cfg.MasterCursor.PulledMasterData(ctx)
@@ -282,7 +299,11 @@ func (c *Client) pullLoop(ctx context.Context) {
 			}
 			loaded = true
 			for {
-				md, err := c.cfg.API.MasterData(ctx, cursor, masterPage)
+				var wait time.Duration
+				if long {
+					wait = c.cfg.PullWait
+				}
+				md, err := c.cfg.API.MasterDataWait(ctx, cursor, masterPage, wait)
 				if err != nil {
 					return fmt.Errorf("pull master data after %d: %w", cursor, err)
 				}
@@ -297,6 +318,9 @@ func (c *Client) pullLoop(ctx context.Context) {
 					}
 				}
 				cursor = md.Next
+				if wait > 0 && md.Wait == 0 {
+					waits = false
+				}
 				if len(md.Records) < masterPage {
 					return nil
 				}
@@ -306,6 +330,13 @@ func (c *Client) pullLoop(ctx context.Context) {
 			return
 		}
 		wait := c.cfg.PullInterval
+		long = err == nil && c.cfg.PullWait > 0
+		if long && waits {
+			// The central holds the next pull until there is a change:
+			// ask again at once (after a breath, should it answer too
+			// soon).
+			wait = pullBreath
+		}
 		c.mu.Lock()
 		if err != nil {
 			failures++

@@ -355,6 +355,27 @@ func TestSerialSource(t *testing.T) {
 // TestClient_MasterData pulls products, users and this line's released
 // orders, keeps the cursor in the station's ledger across a restart, and
 // delivers later changes once each.
+// pulled records what a client's OnMasterData is given, as "kind:key".
+type pulled struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (p *pulled) on(ctx context.Context, recs []uplink.MasterRecord) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range recs {
+		p.got = append(p.got, r.Kind+":"+r.Key)
+	}
+	return nil
+}
+
+func (p *pulled) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.got, " ")
+}
+
 func TestClient_MasterData(t *testing.T) {
 	store := centraltest.MustStore(t)
 	if _, err := store.PutProduct(ctx, centraltest.Product()); err != nil {
@@ -375,20 +396,11 @@ func TestClient_MasterData(t *testing.T) {
 	token := enroll(t, store, url, "line-1")
 	led := centraltest.MustLedger(t, filepath.Join(t.TempDir(), "l.db"), "line-1", nil)
 
-	var mu sync.Mutex
-	var got []string
+	var got pulled
 	run := func() (stop func()) {
 		api, _ := uplink.NewAPI(url, token, nil)
 		c, err := uplink.New(uplink.Config{Journal: led, API: api, Interval: 20 * time.Millisecond, PullInterval: 20 * time.Millisecond,
-			MasterCursor: led, Logger: centraltest.Quiet(),
-			OnMasterData: func(ctx context.Context, recs []uplink.MasterRecord) error {
-				mu.Lock()
-				defer mu.Unlock()
-				for _, r := range recs {
-					got = append(got, r.Kind+":"+r.Key)
-				}
-				return nil
-			}})
+			MasterCursor: led, Logger: centraltest.Quiet(), OnMasterData: got.on})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -398,11 +410,7 @@ func TestClient_MasterData(t *testing.T) {
 		stationtest.Poll(t, 10*time.Second, "a master-data pull", func() bool { return !c.Status().LastPull.IsZero() })
 		return func() { cancel(); <-done }
 	}
-	seen := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.Join(got, " ")
-	}
+	seen := got.String
 	stop := run()
 	if want := "product:" + centraltest.GTIN + " order:PO-1"; seen() != want {
 		t.Fatalf("pulled %q, want %q (not line-2's order)", seen(), want)
@@ -418,4 +426,36 @@ func TestClient_MasterData(t *testing.T) {
 	}
 	want := "product:" + centraltest.GTIN + " order:PO-1 user:u1"
 	stationtest.Poll(t, 10*time.Second, "the new user to arrive", func() bool { return seen() == want })
+}
+
+// TestClient_LongPull: with the pull interval an hour, a change committed
+// at the central (a hold, here a user) still reaches the station at once:
+// the central holds each pull until there is a change.
+func TestClient_LongPull(t *testing.T) {
+	store := centraltest.MustStore(t)
+	addr := freeAddr(t)
+	startCentral(t, store, addr)
+	url := "http://" + addr
+	token := enroll(t, store, url, "line-1")
+	led := centraltest.MustLedger(t, filepath.Join(t.TempDir(), "l.db"), "line-1", nil)
+	api, _ := uplink.NewAPI(url, token, nil)
+	var got pulled
+	c, err := uplink.New(uplink.Config{Journal: led, API: api, PullInterval: time.Hour, MasterCursor: led, Logger: centraltest.Quiet(),
+		OnMasterData: got.on})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { c.Run(rctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	stationtest.Poll(t, 10*time.Second, "the first master-data pull", func() bool { return !c.Status().LastPull.IsZero() })
+	want := ""
+	for _, id := range []string{"u1", "u2"} {
+		if _, err := store.PutUser(ctx, uplink.User{User: station.User{ID: id, Name: "Ann", Roles: []station.Role{station.RoleOperator}, Active: true}}); err != nil {
+			t.Fatal(err)
+		}
+		want = strings.TrimSpace(want + " user:" + id)
+		stationtest.Poll(t, 10*time.Second, "user "+id+" to arrive with the pull interval an hour", func() bool { return got.String() == want })
+	}
 }

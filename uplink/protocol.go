@@ -203,7 +203,15 @@ type MasterRecord struct {
 type MasterData struct {
 	Records []MasterRecord `json:"records"`
 	Next    int64          `json:"next"` // pass as after= to get the following page; equal to the request's after when nothing is new
+	// Wait is how many seconds the central waited for a change, when the
+	// pull asked it to (wait=SECONDS) and nothing new was there at once;
+	// 0 from a central that answers at once.
+	Wait int `json:"wait,omitempty"`
 }
+
+// MaxPullWait bounds how long a master-data pull may ask the central to
+// wait for a change (GET /v1/sync/masterdata?wait=SECONDS).
+const MaxPullWait = 25 * time.Second
 
 // ReserveRequest asks the serial authority for serials of a GTIN. A retried
 // request with the same RequestID returns the same reservation, so a lost

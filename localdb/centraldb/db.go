@@ -78,6 +78,13 @@ type DB struct {
 	done   chan struct{}
 	conn   *sql.Conn
 
+	// changeRecorded is set by the writer when a write of the open group
+	// recorded a master-data change; changed is closed (and replaced) when
+	// such a group commits, to wake the stations' long pulls.
+	changeRecorded bool
+	changedMu      sync.Mutex
+	changed        chan struct{}
+
 	ckpt     *sql.DB       // one read-write connection, held by the checkpointer
 	kick     chan struct{} // the writer committed: the log has grown
 	ckptDone chan struct{}
@@ -106,7 +113,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{path: abs, logger: opts.Logger, now: opts.Now, opts: opts}
+	db := &DB{path: abs, logger: opts.Logger, now: opts.Now, opts: opts, changed: make(chan struct{})}
 	base := "file:" + (&url.URL{Path: abs}).EscapedPath()
 	// _mutex=no: SQLite's multi-thread mode, without a lock around every
 	// call on a connection. database/sql already uses each connection from
@@ -361,6 +368,7 @@ func (db *DB) commit(group []*job) {
 		}
 	}
 	c := db.conn
+	db.changeRecorded = false // a group rolled back may have left it set
 	if _, err := c.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		finish(formatError(fmt.Errorf("write to central store %s: begin: %w", db.path, err)))
 		return
@@ -408,10 +416,26 @@ func (db *DB) commit(group []*job) {
 		return
 	}
 	finish(nil)
+	if db.changeRecorded {
+		db.changeRecorded = false
+		db.changedMu.Lock()
+		close(db.changed)
+		db.changed = make(chan struct{})
+		db.changedMu.Unlock()
+	}
 	select {
 	case db.kick <- struct{}{}:
 	default: // the checkpointer is busy or already told
 	}
+}
+
+// Changed returns a channel that is closed when master data changes are
+// next committed. Take it before reading MasterData, and wait on it when
+// nothing new was read: a change committed after the read closes it.
+func (db *DB) Changed() <-chan struct{} {
+	db.changedMu.Lock()
+	defer db.changedMu.Unlock()
+	return db.changed
 }
 
 // checkpointer copies the write-ahead log into the database file after

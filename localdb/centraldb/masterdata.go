@@ -14,7 +14,9 @@ import (
 
 // recordChange numbers one master-data change for the stations' pull and
 // returns its seq.
-func recordChange(ctx context.Context, c conn, kind, key, line, state string, data []byte, at string) (int64, error) {
+// It runs on the writer, in a write: the commit then wakes the long pulls.
+func (db *DB) recordChange(ctx context.Context, c conn, kind, key, line, state string, data []byte, at string) (int64, error) {
+	db.changeRecorded = true
 	res, err := c.ExecContext(ctx, `INSERT INTO changes (kind, key, line, state, data, at) VALUES (?, ?, ?, ?, ?, ?)`, kind, key, line, state, string(data), at)
 	if err != nil {
 		return 0, formatError(fmt.Errorf("record %s %s change: %w", kind, key, err))
@@ -53,7 +55,7 @@ func (db *DB) putProduct(ctx context.Context, c conn, p station.Product) (bool, 
 		return false, formatError(fmt.Errorf("read product %s: %w", p.GTIN, err))
 	}
 	at := station.FormatTime(now)
-	change, err := recordChange(ctx, c, uplink.KindProduct, p.GTIN, "", "", data, at)
+	change, err := db.recordChange(ctx, c, uplink.KindProduct, p.GTIN, "", "", data, at)
 	if err != nil {
 		return false, err
 	}
@@ -186,7 +188,7 @@ func (db *DB) PutOrder(ctx context.Context, o uplink.Order) (created bool, err e
 			return fmt.Errorf("encode order %s: %w", o.ID, err)
 		}
 		at := station.FormatTime(now)
-		change, err := recordChange(ctx, c, uplink.KindOrder, o.ID, o.Line, string(o.State), b, at)
+		change, err := db.recordChange(ctx, c, uplink.KindOrder, o.ID, o.Line, string(o.State), b, at)
 		if err != nil {
 			return err
 		}
@@ -330,7 +332,7 @@ func (db *DB) PutUser(ctx context.Context, u uplink.User) (created bool, err err
 			return fmt.Errorf("encode user %s: %w", u.ID, err)
 		}
 		at := station.FormatTime(now)
-		change, err := recordChange(ctx, c, uplink.KindUser, u.ID, "", "", b, at)
+		change, err := db.recordChange(ctx, c, uplink.KindUser, u.ID, "", "", b, at)
 		if err != nil {
 			return err
 		}

@@ -102,7 +102,7 @@ func (db *DB) OpenInvestigation(ctx context.Context, inv *dscsa.Investigation) e
 			if h.ID, err = res.LastInsertId(); err != nil {
 				return fmt.Errorf("place hold: %w", err)
 			}
-			if err := recordHoldChange(ctx, c, *h); err != nil {
+			if err := db.recordHoldChange(ctx, c, *h); err != nil {
 				return err
 			}
 		}
@@ -113,7 +113,7 @@ func (db *DB) OpenInvestigation(ctx context.Context, inv *dscsa.Investigation) e
 // recordHoldChange numbers a hold's change (placed, reason changed,
 // released) for the stations' master-data pull, so that the stations
 // refuse to pick and ship what is held.
-func recordHoldChange(ctx context.Context, c conn, h dscsa.Hold) error {
+func (db *DB) recordHoldChange(ctx context.Context, c conn, h dscsa.Hold) error {
 	data, err := json.Marshal(h)
 	if err != nil {
 		return fmt.Errorf("encode hold %d: %w", h.ID, err)
@@ -122,7 +122,7 @@ func recordHoldChange(ctx context.Context, c conn, h dscsa.Hold) error {
 	if !h.ReleasedAt.IsZero() {
 		at = h.ReleasedAt
 	}
-	_, err = recordChange(ctx, c, uplink.KindHold, strconv.FormatInt(h.ID, 10), "", "", data, station.FormatTime(at))
+	_, err = db.recordChange(ctx, c, uplink.KindHold, strconv.FormatInt(h.ID, 10), "", "", data, station.FormatTime(at))
 	return err
 }
 
@@ -192,7 +192,7 @@ func (db *DB) CloseInvestigation(ctx context.Context, id int64, outcome, by, not
 			return err
 		}
 		for _, h := range inv.Holds {
-			if err := recordHoldChange(ctx, c, h); err != nil {
+			if err := db.recordHoldChange(ctx, c, h); err != nil {
 				return err
 			}
 		}

@@ -57,6 +57,10 @@ type Store interface {
 	Head(ctx context.Context, stationID string) (uplink.Ack, error)
 	// MasterData returns the changes after seq after that a station of line needs.
 	MasterData(ctx context.Context, line string, after int64, limit int) (uplink.MasterData, error)
+	// Changed returns a channel closed when master-data changes are next
+	// committed (taken before a MasterData read, it catches any change
+	// after that read).
+	Changed() <-chan struct{}
 
 	// Reserve issues serials of a GTIN to a holder (idempotent on request id).
 	Reserve(ctx context.Context, holder string, req uplink.ReserveRequest) (uplink.Reservation, error)
@@ -147,6 +151,7 @@ type Server struct {
 	ln       net.Listener
 	url      string
 	stopping atomic.Bool
+	closing  chan struct{} // closed when Close starts: long pulls answer at once
 	serveErr chan error
 	closeMu  sync.Mutex
 }
@@ -181,7 +186,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, metrics: newMetrics(), mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, metrics: newMetrics(), mux: http.NewServeMux(),
+		closing: make(chan struct{})}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
@@ -271,7 +277,9 @@ func (s *Server) Done() <-chan error { return s.serveErr }
 func (s *Server) Close(ctx context.Context) error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
-	s.stopping.Store(true)
+	if !s.stopping.Swap(true) {
+		close(s.closing)
+	}
 	if s.http == nil {
 		return nil
 	}

@@ -252,3 +252,64 @@ func tamper(evs []station.Event) []station.Event {
 	out[4].User = "mallory"
 	return out
 }
+
+// TestServer_LongPull: a pull with wait= and nothing new is held until a
+// master-data change is committed and then answers with it; one held when
+// the service stops answers at once (empty), so that it stops promptly.
+func TestServer_LongPull(t *testing.T) {
+	h := newHarness(t)
+	api, _ := h.enroll(t, "line-1")
+	md, err := api.MasterData(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		md  uplink.MasterData
+		err error
+	}
+	pull := func(after int64) chan answer {
+		ch := make(chan answer, 1)
+		go func() {
+			md, err := api.MasterDataWait(ctx, after, 0, uplink.MaxPullWait)
+			ch <- answer{md, err}
+		}()
+		return ch
+	}
+	held := pull(md.Next)
+	// It is held: nothing comes back before the change (which the
+	// answer then carries).
+	select {
+	case a := <-held:
+		t.Fatalf("the pull answered before any change: %+v %v", a.md, a.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if _, err := h.store.PutProduct(ctx, centraltest.Product()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-held:
+		if a.err != nil || len(a.md.Records) != 1 || a.md.Records[0].Kind != uplink.KindProduct || a.md.Wait != int(uplink.MaxPullWait/time.Second) {
+			t.Fatalf("the held pull answered %+v, %v; want the product", a.md, a.err)
+		}
+		md = a.md
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held pull did not answer the change")
+	}
+
+	// Stopping the service answers a held pull at once.
+	held = pull(md.Next)
+	time.Sleep(200 * time.Millisecond) // let it reach the service
+	closed := make(chan error, 1)
+	go func() { closed <- h.srv.Close(context.Background()) }()
+	select {
+	case a := <-held:
+		if a.err != nil || len(a.md.Records) != 0 {
+			t.Fatalf("the held pull answered %+v, %v on stop; want nothing new", a.md, a.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a held pull kept the service from stopping")
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+}

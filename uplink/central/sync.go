@@ -190,17 +190,47 @@ func (s *Server) syncEvents(w http.ResponseWriter, r *http.Request, p uplink.Pri
 	return nil
 }
 
+// masterData answers a station's pull of master data. With wait=SECONDS
+// and nothing new, it holds the request until a change is committed (a
+// hold placed, an order released) or the time is up, so that stations
+// learn of changes at once without asking every second.
 func (s *Server) masterData(w http.ResponseWriter, r *http.Request, p uplink.Principal) error {
 	after, limit, err := cursorPage(r, 1000, 10000)
 	if err != nil {
 		return err
 	}
-	md, err := s.store.MasterData(r.Context(), p.Line, after, limit)
+	wait, err := queryInt(r, "wait", 0, 0, int64(uplink.MaxPullWait/time.Second))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, md)
-	return nil
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(time.Duration(wait) * time.Second)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for {
+		changed := s.store.Changed() // before the read: a change after it closes this
+		md, err := s.store.MasterData(r.Context(), p.Line, after, limit)
+		if err != nil {
+			return err
+		}
+		md.Wait = int(wait)
+		if wait == 0 || len(md.Records) > 0 || md.Next != after {
+			writeJSON(w, http.StatusOK, md)
+			return nil
+		}
+		select {
+		case <-changed:
+			continue
+		case <-timeout:
+		case <-s.closing:
+		case <-r.Context().Done():
+			return nil // the station went away: nobody to answer
+		}
+		writeJSON(w, http.StatusOK, md)
+		return nil
+	}
 }
 
 func (s *Server) reserve(w http.ResponseWriter, r *http.Request, p uplink.Principal) error {
