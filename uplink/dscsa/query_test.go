@@ -275,3 +275,44 @@ func TestParseQuery(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseQuery: whatever the query string, ParseQuery answers a query or
+// an EINVALID error, never panics; a query it accepts has the page size in
+// bounds, and its next-page token is accepted back for the same query and
+// puts it where the token says.
+func FuzzParseQuery(f *testing.F) {
+	for _, s := range []string{"", "eventType=ObjectEvent|AggregationEvent&perPage=5", "orderBy=eventTime&orderDirection=ASC&eventCountLimit=7",
+		"EQ_bizTransaction_po=urn:epcglobal:cbv:bt:0399990000016:PO-SH-1&EQ_source_owning_party=urn:epc:id:sgln:030001.000001.0",
+		"MATCH_anyEPC=urn:epc:idpat:sgtin:030001.1012345.*&GE_eventTime=2026-03-02T00:00:00Z", "maxEventCount=3&WD_bizLocation=urn:epc:id:sgln:1.2.3",
+		"nextPageToken=eyJ2IjoyLCJhIjo1LCJxIjoiYWJjIn0", "orderBy=recordTime&EQ_action=ADD|DELETE&EQ_bizStep=shipping"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, err := dscsa.ParseQuery(v)
+		if err != nil {
+			if station.ErrorCode(err) != station.EINVALID {
+				t.Fatalf("%q: error %v is not EINVALID", raw, err)
+			}
+			return
+		}
+		if q.Limit < 1 || q.Limit > dscsa.MaxPerPage {
+			t.Fatalf("%q: page size %d", raw, q.Limit)
+		}
+		key := ""
+		if q.OrderBy != "" {
+			key = "2026-03-02T06:00:00.000000000Z"
+		}
+		v.Set("nextPageToken", q.NextToken(42, key, 3))
+		next, err := dscsa.ParseQuery(v)
+		if err != nil {
+			t.Fatalf("%q: its own next-page token is refused: %v", raw, err)
+		}
+		if next.After != 42 || next.AfterKey != key || next.Returned != 3 {
+			t.Fatalf("%q: the token puts the next page at %d %q %d", raw, next.After, next.AfterKey, next.Returned)
+		}
+	})
+}
