@@ -113,7 +113,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
-			s.metrics.observeRequest(label, sw.status, time.Since(start))
+			s.metrics.observeRequest(label, sw.status, time.Since(start)-sw.held)
 		}()
 		var p uplink.Principal
 		if rt.role != rolePublic {
@@ -138,6 +138,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	held   time.Duration // how long the handler waited for a change (long pulls): not latency
 }
 
 func (w *statusWriter) WriteHeader(code int) {

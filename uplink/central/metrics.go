@@ -40,6 +40,7 @@ type metrics struct {
 	duplicates map[string]uint64
 	refusals   map[string]uint64
 	issuance   map[string]uint64 // issuance refused while a restore awaits stations, by what
+	pullsHeld  int               // master-data pulls waiting for a change now
 }
 
 func newMetrics() *metrics {
@@ -78,6 +79,13 @@ func (m *metrics) issuanceRefused(what string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.issuance[what]++
+}
+
+// holding counts a held pull in (+1) or out (-1).
+func (m *metrics) holding(d int) {
+	m.mu.Lock()
+	m.pullsHeld += d
+	m.mu.Unlock()
 }
 
 func (m *metrics) refused(station string) {
@@ -152,6 +160,9 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ uplink.P
 	m.mu.Lock()
 	e.family("linestation_up_seconds", "gauge", "Seconds since the central service started.")
 	e.sample("linestation_up_seconds", nil, now.Sub(m.started).Seconds())
+
+	e.family("linestation_master_pulls_held", "gauge", "Stations' master-data pulls held open now, waiting for a change (about one per connected station).")
+	e.sample("linestation_master_pulls_held", nil, float64(m.pullsHeld))
 
 	e.family("linestation_events_ingested_total", "counter", "Station events stored by this process, by station.")
 	for _, st := range sortedKeys(m.ingested) {

@@ -17,6 +17,7 @@ import (
 	"github.com/linestation/linestation/localdb/centraldb"
 	"github.com/linestation/linestation/localdb/centraldb/centraltest"
 	"github.com/linestation/linestation/station"
+	"github.com/linestation/linestation/station/stationtest"
 	"github.com/linestation/linestation/uplink"
 	"github.com/linestation/linestation/uplink/central"
 )
@@ -276,12 +277,16 @@ func TestServer_LongPull(t *testing.T) {
 		return ch
 	}
 	held := pull(md.Next)
-	// It is held: nothing comes back before the change (which the
-	// answer then carries).
+	// It is held (the metrics count it): nothing comes back before the
+	// change, which the answer then carries.
+	stationtest.Poll(t, 10*time.Second, "the metrics to count the held pull", func() bool {
+		_, _, data := h.do(t, request{method: "GET", path: "/metrics"})
+		return strings.Contains(string(data), "\nlinestation_master_pulls_held 1\n")
+	})
 	select {
 	case a := <-held:
 		t.Fatalf("the pull answered before any change: %+v %v", a.md, a.err)
-	case <-time.After(300 * time.Millisecond):
+	default:
 	}
 	if _, err := h.store.PutProduct(ctx, centraltest.Product()); err != nil {
 		t.Fatal(err)

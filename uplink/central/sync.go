@@ -220,16 +220,47 @@ func (s *Server) masterData(w http.ResponseWriter, r *http.Request, p uplink.Pri
 			writeJSON(w, http.StatusOK, md)
 			return nil
 		}
-		select {
-		case <-changed:
+		switch s.hold(w, r, changed, timeout) {
+		case holdChanged:
 			continue
-		case <-timeout:
-		case <-s.closing:
-		case <-r.Context().Done():
+		case holdGone:
 			return nil // the station went away: nobody to answer
 		}
-		writeJSON(w, http.StatusOK, md)
+		writeJSON(w, http.StatusOK, md) // the time is up, or the service stops
 		return nil
+	}
+}
+
+// How a held pull ended.
+type holdEnd int
+
+const (
+	holdChanged holdEnd = iota // master data changed
+	holdOver                   // the time is up, or the service stops
+	holdGone                   // the station went away
+)
+
+// hold waits for a master-data change, the end of the pull's time, the
+// service stopping or the station going away. It counts the held pull in
+// the metrics and keeps its waiting out of the request latency.
+func (s *Server) hold(w http.ResponseWriter, r *http.Request, changed <-chan struct{}, timeout <-chan time.Time) holdEnd {
+	s.metrics.holding(1)
+	start := time.Now()
+	defer func() {
+		s.metrics.holding(-1)
+		if sw, ok := w.(*statusWriter); ok {
+			sw.held += time.Since(start)
+		}
+	}()
+	select {
+	case <-changed:
+		return holdChanged
+	case <-timeout:
+		return holdOver
+	case <-s.closing:
+		return holdOver
+	case <-r.Context().Done():
+		return holdGone
 	}
 }
 
