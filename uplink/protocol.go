@@ -387,6 +387,9 @@ type StationInfo struct {
 	LastSync  time.Time    `json:"last_sync,omitzero"` // when the station last pushed (central time)
 	Reported  OutboxReport `json:"reported"`           // the station's last outbox report
 	Conflicts int64        `json:"conflicts"`          // events the repository could not apply
+	// Credential is "active" while the station holds a credential in
+	// force, "revoked" when all were revoked, "none" before it enrolled.
+	Credential string `json:"credential"`
 }
 
 // ImportResult counts what a CSV import changed.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -54,14 +53,9 @@ func runEPCISExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil || target == epcis.FormatXML20 {
 		return &usageError{message: fmt.Sprintf("%s: --format %q must be xml12 or jsonld20", name, *format), hint: "run 'linestation epcis export --help'"}
 	}
-	cfg, err := f.load()
+	store, cfg, logger, err := f.openAdminStore(ctx, name, false, stderr)
 	if err != nil {
-		return fail(stderr, name, err)
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store, err := openCentralStore(ctx, &cfg, false, logger)
-	if err != nil {
-		return fail(stderr, name, err)
+		return err
 	}
 	defer store.Close()
 	spool, err := os.MkdirTemp("", ".linestation-export-*")

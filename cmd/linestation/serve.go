@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -32,6 +33,8 @@ const centralStoreName = "central.db"
 const serveUsage = `Usage: linestation serve [--config FILE] [--listen ADDR] [--data DIR]
        linestation serve --init
        linestation serve station add NAME [--line LINE] [--new-code]
+       linestation serve station list
+       linestation serve station revoke NAME
        linestation serve erp add NAME [--replace]
        linestation serve restore-accept [STATION... | --all]
 
@@ -50,6 +53,11 @@ else configure a TLS certificate (or allow_insecure_http behind a TLS proxy).
                       into the current folder and exit
   station add NAME    create a station and print its one-time enrollment
                       code; --new-code gives an existing station a new code
+  station list        the stations: line, credential (active, revoked or
+                      none), journal head, last sync and outbox
+  station revoke NAME revoke a station's access (a stolen or retired PC):
+                      its requests are refused until it is enrolled again
+                      with a new code (station add NAME --new-code)
   erp add NAME        create an ERP client and print its API token;
                       --replace issues a new token and revokes the old one
   restore-accept      after 'linestation restore --central', the service
@@ -312,6 +320,9 @@ func (f *serveFlags) load() (serveConfig, error) {
 
 // runServe runs 'linestation serve ...'.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 1 && args[0] == "station" && (args[1] == "list" || args[1] == "revoke") {
+		return runServeStation(ctx, args[1], args[2:], stdout, stderr)
+	}
 	if len(args) > 0 && (args[0] == "station" || args[0] == "erp") {
 		return runServeAdmin(ctx, args, stdout, stderr)
 	}
@@ -420,6 +431,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// openAdminStore loads the config and opens the central store for an
+// admin command (name, in messages), with a logger of warnings only: the
+// command prints its own answer. Errors are already reported (fail).
+func (f *serveFlags) openAdminStore(ctx context.Context, name string, create bool, stderr io.Writer) (*centraldb.DB, serveConfig, *slog.Logger, error) {
+	cfg, err := f.load()
+	if err != nil {
+		return nil, cfg, nil, fail(stderr, name, err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store, err := openCentralStore(ctx, &cfg, create, logger)
+	if err != nil {
+		return nil, cfg, nil, fail(stderr, name, err)
+	}
+	return store, cfg, logger, nil
+}
+
 // openCentralStore opens DATA/central.db, creating the folder and the file
 // when create is set.
 func openCentralStore(ctx context.Context, cfg *serveConfig, create bool, logger *slog.Logger) (*centraldb.DB, error) {
@@ -475,14 +502,9 @@ func runRestoreAccept(ctx context.Context, args []string, stdout, stderr io.Writ
 	if *all && len(ids) > 0 {
 		return &usageError{message: name + ": give STATION names or --all, not both", hint: "run 'linestation serve --help'"}
 	}
-	cfg, err := f.load()
+	store, _, _, err := f.openAdminStore(ctx, name, false, stderr)
 	if err != nil {
-		return fail(stderr, name, err)
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store, err := openCentralStore(ctx, &cfg, false, logger)
-	if err != nil {
-		return fail(stderr, name, err)
+		return err
 	}
 	defer store.Close()
 	awaited, err := store.RestoreAwaited(ctx)
@@ -523,6 +545,9 @@ func runServeAdmin(ctx context.Context, args []string, stdout, stderr io.Writer)
 	kind := args[0]
 	name := "serve " + kind + " add"
 	if len(args) < 2 || args[1] != "add" {
+		if kind == "station" {
+			return &usageError{message: "serve station: the commands are 'add NAME', 'list' and 'revoke NAME'", hint: "run 'linestation serve --help'"}
+		}
 		return &usageError{message: fmt.Sprintf("serve %s: the only command is 'add NAME'", kind), hint: "run 'linestation serve --help'"}
 	}
 	fs := newFlagSet(name, serveUsage, stdout)
@@ -531,19 +556,9 @@ func runServeAdmin(ctx context.Context, args []string, stdout, stderr io.Writer)
 	line := fs.String("line", "", "the `LINE` the station works on (default: its name); it receives that line's orders")
 	newCode := fs.Bool("new-code", false, "give an existing station a new enrollment code (a replacement PC)")
 	replace := fs.Bool("replace", false, "issue a new token for an existing ERP client and revoke the old one")
-	// Flags may come before or after NAME.
-	rest := args[2:]
-	var id string
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		id, rest = rest[0], rest[1:]
-	}
-	if err := parseFlags(fs, rest); err != nil {
+	id, err := parseNamed(fs, name, args[2:])
+	if err != nil {
 		return err
-	}
-	if id == "" && fs.NArg() > 0 {
-		id = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return &usageError{message: fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0)), hint: "run 'linestation serve --help'"}
 	}
 	if id == "" {
 		return &usageError{message: name + ": give the NAME", hint: "for example: linestation serve " + kind + " add line-1"}
@@ -554,14 +569,9 @@ func runServeAdmin(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if kind == "station" && *replace || kind == "erp" && (*newCode || *line != "") {
 		return &usageError{message: name + ": --line and --new-code are for stations, --replace for ERP clients", hint: "run 'linestation serve --help'"}
 	}
-	cfg, err := f.load()
+	store, cfg, _, err := f.openAdminStore(ctx, name, true, stderr)
 	if err != nil {
-		return fail(stderr, name, err)
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store, err := openCentralStore(ctx, &cfg, true, logger)
-	if err != nil {
-		return fail(stderr, name, err)
+		return err
 	}
 	defer store.Close()
 	if kind == "erp" {
@@ -584,4 +594,72 @@ func runServeAdmin(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fmt.Fprintf(stdout, "station %s (line %s): one-time enrollment code, valid until %s:\n%s\n",
 		id, shownLine, time.Now().Add(ttl).UTC().Format(time.RFC3339), code)
 	return nil
+}
+
+// parseNamed parses the flags of a command that takes one NAME, which may
+// come before or after them; "" when none is given.
+func parseNamed(fs *flag.FlagSet, name string, args []string) (string, error) {
+	var id string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if id == "" && fs.NArg() > 0 {
+		id = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return "", &usageError{message: fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0)), hint: "run 'linestation serve --help'"}
+	}
+	return id, nil
+}
+
+// runServeStation is 'serve station list' and 'serve station revoke NAME'.
+func runServeStation(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
+	name := "serve station " + cmd
+	fs := newFlagSet(name, serveUsage, stdout)
+	var f serveFlags
+	f.register(fs)
+	id, err := parseNamed(fs, name, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case cmd == "revoke" && id == "":
+		return &usageError{message: name + ": give the NAME of the station", hint: "for example: linestation serve station revoke line-1"}
+	case cmd == "list" && id != "":
+		return &usageError{message: fmt.Sprintf("%s: unexpected argument %q (list shows every station)", name, id), hint: "run 'linestation serve --help'"}
+	}
+	store, _, _, err := f.openAdminStore(ctx, name, false, stderr)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if cmd == "revoke" {
+		n, err := store.RevokeStation(ctx, id)
+		if err != nil {
+			return fail(stderr, name, err)
+		}
+		fmt.Fprintf(stdout, "station %s: %d credential(s) revoked and its unused enrollment codes voided; its requests are refused now\n", id, n)
+		fmt.Fprintf(stdout, "to let it (or its replacement PC) in again: linestation serve station add %s --new-code\n", id)
+		return nil
+	}
+	sts, err := store.Stations(ctx)
+	if err != nil {
+		return fail(stderr, name, err)
+	}
+	if len(sts) == 0 {
+		fmt.Fprintln(stdout, "no stations: add one with 'linestation serve station add NAME'")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STATION\tLINE\tCREDENTIAL\tHEAD SEQ\tLAST SYNC\tWAITING")
+	for _, s := range sts {
+		sync := "never"
+		if !s.LastSync.IsZero() {
+			sync = s.LastSync.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\n", s.ID, s.Line, s.Credential, s.HeadSeq, sync, s.Reported.Waiting)
+	}
+	return tw.Flush()
 }

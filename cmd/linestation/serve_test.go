@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -99,7 +100,7 @@ func TestServe_ConfigErrors(t *testing.T) {
 		{"Argument", []string{"extra"}, exitUsage, `unexpected argument "extra"`},
 		{"StationNoName", []string{"station", "add"}, exitUsage, "give the NAME"},
 		{"StationBadName", []string{"station", "add", "line 1"}, exitUsage, "without spaces"},
-		{"StationNoAdd", []string{"station", "remove", "x"}, exitUsage, "the only command is 'add NAME'"},
+		{"StationNoAdd", []string{"station", "remove", "x"}, exitUsage, "the commands are 'add NAME', 'list' and 'revoke NAME'"},
 		{"ERPWithLine", []string{"erp", "add", "sap", "--line", "x"}, exitUsage, "--line and --new-code are for stations"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,6 +217,82 @@ func TestServe_Run(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, centralStoreName)); err != nil {
 		t.Fatalf("store file: %v", err)
+	}
+}
+
+// TestServe_StationRevoke: 'serve station revoke' shuts a station out at
+// once (its requests get a message saying what to do), 'station list'
+// shows it revoked, and enrolling it again with a new code lets it in.
+func TestServe_StationRevoke(t *testing.T) {
+	ctx := context.Background()
+	data := filepath.Join(t.TempDir(), "data")
+	srv := startServe(t, "--listen", "127.0.0.1:0", "--data", data)
+	anon, err := uplink.NewAPI(srv.url, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codeRE := regexp.MustCompile(`(?m)^([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})$`)
+	enroll := func(args ...string) *uplink.API {
+		t.Helper()
+		code, stdout, stderr := runServeCmd(t, context.Background(), append([]string{"station", "add", "line-1", "--data", data}, args...)...)
+		m := codeRE.FindStringSubmatch(stdout)
+		if code != exitOK || m == nil {
+			t.Fatalf("station add %v: exit=%d %s%s", args, code, stdout, stderr)
+		}
+		e, err := anon.Enroll(ctx, m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return anon.WithToken(e.Token)
+	}
+	list := func() string {
+		t.Helper()
+		code, stdout, stderr := runServeCmd(t, context.Background(), "station", "list", "--data", data)
+		if code != exitOK {
+			t.Fatalf("station list: exit=%d %s", code, stderr)
+		}
+		return stdout
+	}
+	line := regexp.MustCompile(`(?m)^line-1\s+line-1\s+(\S+)\s`)
+	api := enroll()
+	if _, err := api.Head(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := line.FindStringSubmatch(list()); m == nil || m[1] != "active" {
+		t.Fatalf("station list before the revoke:\n%s", list())
+	}
+	// A code handed out but not used yet is voided too.
+	code, stdout, _ := runServeCmd(t, context.Background(), "station", "add", "line-1", "--new-code", "--data", data)
+	spare := codeRE.FindStringSubmatch(stdout)
+	if code != exitOK || spare == nil {
+		t.Fatalf("station add --new-code: %s", stdout)
+	}
+
+	code, stdout, stderr := runServeCmd(t, context.Background(), "station", "revoke", "line-1", "--data", data)
+	if code != exitOK || !strings.Contains(stdout, "station line-1: 1 credential(s) revoked") || !strings.Contains(stdout, "station add line-1 --new-code") {
+		t.Fatalf("station revoke: exit=%d %s%s", code, stdout, stderr)
+	}
+	_, err = api.Head(ctx)
+	var apiErr *uplink.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized || !strings.Contains(apiErr.Detail.Message, "the administrator revoked this station's access") {
+		t.Fatalf("a revoked station's request: %v", err)
+	}
+	if _, err := anon.Enroll(ctx, spare[1]); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("the code handed out before the revoke still enrolls: %v", err)
+	}
+	if m := line.FindStringSubmatch(list()); m == nil || m[1] != "revoked" {
+		t.Fatalf("station list after the revoke:\n%s", list())
+	}
+	if code, _, stderr := runServeCmd(t, context.Background(), "station", "revoke", "line-9", "--data", data); code != exitFail || !strings.Contains(stderr, `station "line-9" is not known`) {
+		t.Fatalf("revoking an unknown station: exit=%d %s", code, stderr)
+	}
+
+	api = enroll("--new-code")
+	if _, err := api.Head(ctx); err != nil {
+		t.Fatalf("the station enrolled again: %v", err)
+	}
+	if m := line.FindStringSubmatch(list()); m == nil || m[1] != "active" {
+		t.Fatalf("station list after enrolling again:\n%s", list())
 	}
 }
 

@@ -86,7 +86,8 @@ func (db *DB) Enroll(ctx context.Context, codeHash, tokenHash string) (uplink.St
 		if _, err := c.ExecContext(ctx, `UPDATE enrollment_codes SET used_at = ? WHERE code_hash = ?`, at, codeHash); err != nil {
 			return formatError(fmt.Errorf("use enrollment code of station %s: %w", info.ID, err))
 		}
-		if _, err := c.ExecContext(ctx, `UPDATE credentials SET revoked_at = ? WHERE principal = ? AND role = 'station' AND revoked_at = ''`, at, info.ID); err != nil {
+		if _, err := c.ExecContext(ctx, `UPDATE credentials SET revoked_at = ?, revoked_why = ? WHERE principal = ? AND role = 'station' AND revoked_at = ''`,
+			at, "the station was enrolled again: use the new one", info.ID); err != nil {
 			return formatError(fmt.Errorf("revoke old credentials of station %s: %w", info.ID, err))
 		}
 		if _, err := c.ExecContext(ctx, `INSERT INTO credentials (token_hash, principal, role, created_at) VALUES (?, ?, 'station', ?)`, tokenHash, info.ID, at); err != nil {
@@ -119,7 +120,8 @@ func (db *DB) AddClient(ctx context.Context, name, role, tokenHash string, repla
 		case err == nil && !replace:
 			return station.Errorf(station.ECONFLICT, "client %s already exists: replace its token to issue a new one", name)
 		case err == nil:
-			if _, err := c.ExecContext(ctx, `UPDATE credentials SET revoked_at = ? WHERE principal = ? AND role = ? AND revoked_at = ''`, now, name, role); err != nil {
+			if _, err := c.ExecContext(ctx, `UPDATE credentials SET revoked_at = ?, revoked_why = ? WHERE principal = ? AND role = ? AND revoked_at = ''`,
+				now, "a new token was issued for this client: use that one", name, role); err != nil {
 				return formatError(fmt.Errorf("revoke credentials of client %s: %w", name, err))
 			}
 		case errors.Is(err, sql.ErrNoRows):
@@ -140,9 +142,9 @@ func (db *DB) AddClient(ctx context.Context, name, role, tokenHash string, repla
 // EUNAUTHORIZED when none (or a revoked one) does.
 func (db *DB) Authenticate(ctx context.Context, tokenHash string) (uplink.Principal, error) {
 	var p uplink.Principal
-	var revoked string
-	err := db.r.QueryRowContext(ctx, `SELECT c.principal, c.role, c.revoked_at, COALESCE(s.line, '') FROM credentials c
-		LEFT JOIN stations s ON c.role = 'station' AND s.id = c.principal WHERE c.token_hash = ?`, tokenHash).Scan(&p.Name, &p.Role, &revoked, &p.Line)
+	var revoked, why string
+	err := db.r.QueryRowContext(ctx, `SELECT c.principal, c.role, c.revoked_at, c.revoked_why, COALESCE(s.line, '') FROM credentials c
+		LEFT JOIN stations s ON c.role = 'station' AND s.id = c.principal WHERE c.token_hash = ?`, tokenHash).Scan(&p.Name, &p.Role, &revoked, &why, &p.Line)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, station.Errorf(station.EUNAUTHORIZED, "unknown credential: enroll the station (or ask for an ERP token) and send it as 'Authorization: Bearer TOKEN'")
 	}
@@ -150,14 +152,54 @@ func (db *DB) Authenticate(ctx context.Context, tokenHash string) (uplink.Princi
 		return p, formatError(fmt.Errorf("read credential: %w", err))
 	}
 	if revoked != "" {
-		return uplink.Principal{}, station.Errorf(station.EUNAUTHORIZED, "this credential was revoked at %s (the station was enrolled again): use the new one", revoked)
+		if why == "" {
+			why = "use the current one"
+		}
+		return uplink.Principal{}, station.Errorf(station.EUNAUTHORIZED, "this credential was revoked at %s: %s", revoked, why)
 	}
 	return p, nil
 }
 
-// Stations returns every station with its head and last report.
+// RevokeStation revokes a station's credentials and its unused
+// enrollment codes (a stolen or retired station PC): its requests are
+// refused until it is enrolled again with a new code. Its journal stays.
+// It returns how many credentials it revoked; ENOTFOUND for an unknown
+// station.
+func (db *DB) RevokeStation(ctx context.Context, id string) (int, error) {
+	var n int64
+	err := db.write(ctx, func(ctx context.Context, c conn) error {
+		var one int
+		err := c.QueryRowContext(ctx, `SELECT 1 FROM stations WHERE id = ?`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return station.Errorf(station.ENOTFOUND, "station %q is not known to the central service", id)
+		}
+		if err != nil {
+			return formatError(fmt.Errorf("read station %s: %w", id, err))
+		}
+		at := db.stamp()
+		res, err := c.ExecContext(ctx, `UPDATE credentials SET revoked_at = ?, revoked_why = ? WHERE principal = ? AND role = 'station' AND revoked_at = ''`,
+			at, "the administrator revoked this station's access: enroll it again with a new code ('linestation serve station add "+id+" --new-code')", id)
+		if err != nil {
+			return formatError(fmt.Errorf("revoke credentials of station %s: %w", id, err))
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return fmt.Errorf("revoke credentials of station %s: %w", id, err)
+		}
+		if _, err := c.ExecContext(ctx, `UPDATE enrollment_codes SET expires_at = ? WHERE station = ? AND used_at = '' AND expires_at > ?`, at, id, at); err != nil {
+			return formatError(fmt.Errorf("void enrollment codes of station %s: %w", id, err))
+		}
+		return nil
+	})
+	return int(n), err
+}
+
+// Stations returns every station with its head, last report and whether
+// it holds a credential in force.
 func (db *DB) Stations(ctx context.Context) ([]uplink.StationInfo, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, line, enrolled_at, head_seq, head_hash, head_time, last_sync, report, conflicts FROM stations ORDER BY id`)
+	rows, err := db.r.QueryContext(ctx, `SELECT id, line, enrolled_at, head_seq, head_hash, head_time, last_sync, report, conflicts,
+		CASE WHEN EXISTS (SELECT 1 FROM credentials c WHERE c.principal = s.id AND c.role = 'station' AND c.revoked_at = '') THEN 'active'
+			WHEN EXISTS (SELECT 1 FROM credentials c WHERE c.principal = s.id AND c.role = 'station') THEN 'revoked' ELSE 'none' END
+		FROM stations s ORDER BY id`)
 	if err != nil {
 		return nil, formatError(fmt.Errorf("read stations: %w", err))
 	}
@@ -166,7 +208,7 @@ func (db *DB) Stations(ctx context.Context) ([]uplink.StationInfo, error) {
 	for rows.Next() {
 		var s uplink.StationInfo
 		var enrolled, headTime, lastSync, report string
-		if err := rows.Scan(&s.ID, &s.Line, &enrolled, &s.HeadSeq, &s.HeadHash, &headTime, &lastSync, &report, &s.Conflicts); err != nil {
+		if err := rows.Scan(&s.ID, &s.Line, &enrolled, &s.HeadSeq, &s.HeadHash, &headTime, &lastSync, &report, &s.Conflicts, &s.Credential); err != nil {
 			return nil, formatError(fmt.Errorf("read stations: %w", err))
 		}
 		var e1, e2, e3 error

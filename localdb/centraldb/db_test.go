@@ -724,3 +724,43 @@ func TestMigration_EPCISLinks(t *testing.T) {
 		t.Fatalf("after the migration the links are\n%q\nwant\n%q", got, want)
 	}
 }
+
+// TestDB_RevokeStation: revoking a station refuses its credential with the
+// administrator's reason (an ERP token replaced says that instead), voids
+// its unused codes, and shows it revoked.
+func TestDB_RevokeStation(t *testing.T) {
+	db := centraltest.MustStore(t)
+	mustStation(t, db, "line-1", "L1")
+	if _, err := db.Enroll(ctx, "code-line-1", "token-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddStation(ctx, "line-1", "L1", "code-2", time.Now().Add(time.Hour), true); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.RevokeStation(ctx, "line-1")
+	if err != nil || n != 1 {
+		t.Fatalf("revoked %d: %v", n, err)
+	}
+	if _, err := db.Authenticate(ctx, "token-1"); station.ErrorCode(err) != station.EUNAUTHORIZED || !strings.Contains(err.Error(), "the administrator revoked this station's access") {
+		t.Fatalf("a revoked station's credential: %v", err)
+	}
+	if _, err := db.Enroll(ctx, "code-2", "token-2"); station.ErrorCode(err) != station.EUNAUTHORIZED || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("a code issued before the revoke: %v", err)
+	}
+	sts, err := db.Stations(ctx)
+	if err != nil || len(sts) != 1 || sts[0].Credential != "revoked" {
+		t.Fatalf("stations %+v, %v", sts, err)
+	}
+	if _, err := db.RevokeStation(ctx, "line-9"); station.ErrorCode(err) != station.ENOTFOUND {
+		t.Fatalf("an unknown station: %v", err)
+	}
+	if err := db.AddClient(ctx, "sap", uplink.RoleERP, "erp-1", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddClient(ctx, "sap", uplink.RoleERP, "erp-2", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Authenticate(ctx, "erp-1"); !strings.Contains(fmt.Sprint(err), "a new token was issued for this client") {
+		t.Fatalf("a replaced ERP token: %v", err)
+	}
+}
