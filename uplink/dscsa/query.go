@@ -97,10 +97,10 @@ var queryParams = []string{"eventType", "GE_eventTime", "LT_eventTime", "GE_reco
 // typedParams are the parameters whose name ends in a type: the
 // business transaction, source or destination type, a CBV short name
 // ("po", "owning_party") or a URI.
-var typedParams = []struct{ prefix, urn string }{
-	{"EQ_bizTransaction_", "urn:epcglobal:cbv:btt:"},
-	{"EQ_source_", "urn:epcglobal:cbv:sdt:"},
-	{"EQ_destination_", "urn:epcglobal:cbv:sdt:"},
+var typedParams = []struct{ prefix, urn, web string }{
+	{"EQ_bizTransaction_", "urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-"},
+	{"EQ_source_", "urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-"},
+	{"EQ_destination_", "urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-"},
 }
 
 // ParseQuery reads the query parameters of GET /events. List values may be
@@ -111,7 +111,7 @@ func ParseQuery(v url.Values) (*Query, error) {
 	typed := func(k string) (int, string) {
 		for i, tp := range typedParams {
 			if t, ok := strings.CutPrefix(k, tp.prefix); ok && t != "" {
-				return i, cbvURN(tp.urn, t)
+				return i, cbvURN(tp.urn, tp.web, t)
 			}
 		}
 		return -1, ""
@@ -169,10 +169,10 @@ func ParseQuery(v url.Values) (*Query, error) {
 		q.Actions = append(q.Actions, a)
 	}
 	for _, s := range list("EQ_bizStep") {
-		q.BizSteps = append(q.BizSteps, cbvURN("urn:epcglobal:cbv:bizstep:", s))
+		q.BizSteps = append(q.BizSteps, cbvURN("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", s))
 	}
 	for _, s := range list("EQ_disposition") {
-		q.Dispositions = append(q.Dispositions, cbvURN("urn:epcglobal:cbv:disp:", s))
+		q.Dispositions = append(q.Dispositions, cbvURN("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-", s))
 	}
 	q.BizLocations, q.ReadPoints, q.EventIDs = list("EQ_bizLocation"), list("EQ_readPoint"), list("EQ_eventID")
 	q.WDBizLocations, q.WDReadPoints = list("WD_bizLocation"), list("WD_readPoint")
@@ -267,11 +267,18 @@ func ParseQuery(v url.Values) (*Query, error) {
 	return q, nil
 }
 
-func cbvURN(prefix, s string) string {
+// cbvURN is a CBV value as the repository stores it (its URN) from the
+// forms a query may give: the bare word ("shipping"), the web URI
+// (https://ref.gs1.org/cbv/BizStep-shipping) or the URN; other URIs (a
+// private vocabulary) are kept as they are.
+func cbvURN(urn, web, s string) string {
+	if w, ok := strings.CutPrefix(s, web); ok {
+		return urn + w
+	}
 	if strings.Contains(s, ":") {
 		return s
 	}
-	return prefix + s
+	return urn + s
 }
 
 // fingerprint identifies the query's filters and order (not its

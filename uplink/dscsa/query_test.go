@@ -150,6 +150,8 @@ func TestQueryEvents_MoreParameters(t *testing.T) {
 		{"EQ_bizTransaction_po=urn:epcglobal:cbv:bt:0399990000016:PO-SH-1", 1},
 		{"EQ_bizTransaction_urn:epcglobal:cbv:btt:po=urn:epcglobal:cbv:bt:0399990000016:PO-SH-1", 1},
 		{"EQ_bizTransaction_po=urn:epcglobal:cbv:bt:0399990000016:PO-OTHER|urn:epcglobal:cbv:bt:0399990000016:PO-SH-1", 1},
+		{"EQ_bizTransaction_https://ref.gs1.org/cbv/BTT-po=urn:epcglobal:cbv:bt:0399990000016:PO-SH-1&EQ_bizStep=https://ref.gs1.org/cbv/BizStep-shipping", 1},
+		{"EQ_disposition=https://ref.gs1.org/cbv/Disp-in_transit", 1},
 		{"EQ_bizTransaction_desadv=urn:epcglobal:cbv:bt:0399990000016:PO-SH-1", 0}, // the PO's value under another type
 		{"EQ_bizTransaction_po=urn:epcglobal:cbv:bt:0399990000016:PO-SH-1&EQ_bizTransaction_desadv=urn:epcglobal:cbv:bt:0300010000015:DA-SH-1", 1},
 		{"EQ_bizTransaction_po=urn:epcglobal:cbv:bt:0399990000016:PO-SH-1&EQ_bizStep=packing", 0},
