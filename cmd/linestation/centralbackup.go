@@ -215,7 +215,7 @@ func runRestoreCentral(ctx context.Context, a centralRestoreArgs, stdout, stderr
 	}
 	// Not under a running service: it would go on with the store it has
 	// open, and what it wrote after the restore would be lost.
-	lock, err := lockData(dir, "linestation restore --central")
+	lock, err := lockData(dir, restoreHolder)
 	if err != nil {
 		return fail(stderr, name, err)
 	}

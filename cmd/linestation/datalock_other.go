@@ -9,3 +9,6 @@ import "os"
 func tryLock(*os.File) (bool, error) { return true, nil }
 
 func unlock(*os.File) error { return nil }
+
+// processAlive: elsewhere a restore's pid is taken to be running.
+func processAlive(int) bool { return true }

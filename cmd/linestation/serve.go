@@ -439,6 +439,9 @@ func (f *serveFlags) openAdminStore(ctx context.Context, name string, create boo
 	if err != nil {
 		return nil, cfg, nil, fail(stderr, name, err)
 	}
+	if err := checkNoRestore(cfg.resolve(cfg.Data)); err != nil {
+		return nil, cfg, nil, fail(stderr, name, err)
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store, err := openCentralStore(ctx, &cfg, create, logger)
 	if err != nil {

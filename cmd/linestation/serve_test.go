@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -293,6 +294,36 @@ func TestServe_StationRevoke(t *testing.T) {
 	}
 	if m := line.FindStringSubmatch(list()); m == nil || m[1] != "active" {
 		t.Fatalf("station list after enrolling again:\n%s", list())
+	}
+}
+
+// TestServe_AdminDuringRestore: while a restore replaces the store in a
+// data folder, admin commands on it are refused (what they wrote would be
+// lost); once it is done, or if it was killed, they work.
+func TestServe_AdminDuringRestore(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := lockData(data, restoreHolder) // as restore --central takes it
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runServeCmd(t, context.Background(), "station", "add", "line-1", "--data", data)
+	if code != exitFail || !strings.Contains(stderr, "is being restored (linestation restore --central (pid "+strconv.Itoa(os.Getpid())+"))") {
+		t.Fatalf("station add during a restore: exit=%d %s", code, stderr)
+	}
+	lock.release()
+	if code, stdout, stderr := runServeCmd(t, context.Background(), "station", "add", "line-1", "--data", data); code != exitOK {
+		t.Fatalf("station add after the restore: exit=%d %s%s", code, stdout, stderr)
+	}
+	// A restore killed mid-way leaves its name in the file, with a pid
+	// that is gone: no reason to refuse.
+	if err := os.WriteFile(filepath.Join(data, dataLockName), []byte(restoreHolder+" (pid 999999999)\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runServeCmd(t, context.Background(), "station", "list", "--data", data); code != exitOK {
+		t.Fatalf("station list after a killed restore: exit=%d %s", code, stderr)
 	}
 }
 
