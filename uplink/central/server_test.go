@@ -276,13 +276,17 @@ func TestServer_LongPull(t *testing.T) {
 		}()
 		return ch
 	}
+	waitHeld := func() {
+		t.Helper()
+		stationtest.Poll(t, 10*time.Second, "the metrics to count the held pull", func() bool {
+			_, _, data := h.do(t, request{method: "GET", path: "/metrics"})
+			return strings.Contains(string(data), "\nlinestation_master_pulls_held 1\n")
+		})
+	}
 	held := pull(md.Next)
 	// It is held (the metrics count it): nothing comes back before the
 	// change, which the answer then carries.
-	stationtest.Poll(t, 10*time.Second, "the metrics to count the held pull", func() bool {
-		_, _, data := h.do(t, request{method: "GET", path: "/metrics"})
-		return strings.Contains(string(data), "\nlinestation_master_pulls_held 1\n")
-	})
+	waitHeld()
 	select {
 	case a := <-held:
 		t.Fatalf("the pull answered before any change: %+v %v", a.md, a.err)
@@ -303,7 +307,7 @@ func TestServer_LongPull(t *testing.T) {
 
 	// Stopping the service answers a held pull at once.
 	held = pull(md.Next)
-	time.Sleep(200 * time.Millisecond) // let it reach the service
+	waitHeld()
 	closed := make(chan error, 1)
 	go func() { closed <- h.srv.Close(context.Background()) }()
 	select {
