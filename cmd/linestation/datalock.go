@@ -23,19 +23,6 @@ const restoreHolder = "linestation restore --central"
 // dataLock is a held data-folder lock.
 type dataLock struct{ f *os.File }
 
-// lockData takes dir's lock for what (e.g. "linestation serve"), and
-// refuses with ECONFLICT, naming the holder, when another process has it.
-func lockData(dir, what string) (*dataLock, error) {
-	l, holder, err := tryLockData(dir, what)
-	if err != nil {
-		return nil, err
-	}
-	if l == nil {
-		return nil, station.Errorf(station.ECONFLICT, "data folder %s is in use by %s, which holds its %s: stop that first", dir, holder, dataLockName)
-	}
-	return l, nil
-}
-
 // checkNoRestore refuses (ECONFLICT) when a restore is replacing the store
 // in dir: what an admin command wrote now would be lost. A running serve
 // is no reason to refuse: admin commands work beside it. It only reads the
@@ -61,17 +48,18 @@ func checkNoRestore(dir string) error {
 	return station.Errorf(station.ECONFLICT, "data folder %s is being restored (%s): wait until the restore is done", dir, holder)
 }
 
-// tryLockData takes dir's lock for what, or returns nil and who holds it.
-func tryLockData(dir, what string) (*dataLock, string, error) {
+// lockData takes dir's lock for what (e.g. "linestation serve"), and
+// refuses with ECONFLICT, naming the holder, when another process has it.
+func lockData(dir, what string) (*dataLock, error) {
 	path := filepath.Join(dir, dataLockName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, "", fmt.Errorf("open the data folder's lock %s: %w", path, err)
+		return nil, fmt.Errorf("open the data folder's lock %s: %w", path, err)
 	}
 	held, err := tryLock(f)
 	if err != nil {
 		f.Close()
-		return nil, "", fmt.Errorf("lock %s: %w", path, err)
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	if !held {
 		b, _ := os.ReadFile(path)
@@ -80,12 +68,12 @@ func tryLockData(dir, what string) (*dataLock, string, error) {
 		if holder == "" {
 			holder = "another process"
 		}
-		return nil, holder, nil
+		return nil, station.Errorf(station.ECONFLICT, "data folder %s is in use by %s, which holds its %s: stop that first", dir, holder, dataLockName)
 	}
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(fmt.Sprintf("%s (pid %d)\n", what, os.Getpid())), 0)
 	}
-	return &dataLock{f: f}, "", nil
+	return &dataLock{f: f}, nil
 }
 
 // release gives the lock up. The file stays, so that its lock is on one file.
