@@ -320,7 +320,11 @@ type choice struct {
 }
 
 func newChoice(options, names []string, value string, changed func(string)) *choice {
-	c := &choice{box: container.NewGridWrap(fyne.NewSize(170, sizeTapTarget)), buttons: map[string]*widget.Button{}, changed: changed}
+	c := &choice{buttons: map[string]*widget.Button{}, changed: changed}
+	// All buttons as wide as the widest name needs (170 at least), so that
+	// no name is cut off, in any language.
+	width := float32(170)
+	var buttons []fyne.CanvasObject
 	for i, o := range options {
 		v := o
 		name := o
@@ -329,8 +333,10 @@ func newChoice(options, names []string, value string, changed func(string)) *cho
 		}
 		b := widget.NewButton(name, func() { c.set(v) })
 		c.buttons[o] = b
-		c.box.Add(b)
+		buttons = append(buttons, b)
+		width = max(width, b.MinSize().Width)
 	}
+	c.box = container.NewGridWrap(fyne.NewSize(width, sizeTapTarget), buttons...)
 	c.set(value)
 	return c
 }

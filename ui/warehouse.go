@@ -209,6 +209,7 @@ func (s *warehouseScreen) setMode(mode string) {
 		s.panel.Objects = []fyne.CanvasObject{p}
 	}
 	s.panel.Refresh()
+	s.k.relayout() // the panel's height changed: lay out what is around it again
 	if s.scan != nil {
 		s.k.focus(s.scan)
 	}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 
@@ -295,5 +296,30 @@ func TestWarehouseScreen_CentralHold(t *testing.T) {
 	}
 	if sh, _ := h.db.Shipment(h.ctx, s.shipment.ID); len(sh.Items) != 0 {
 		t.Fatalf("the held pack was picked: %+v", sh.Items)
+	}
+}
+
+// TestWarehouseScreen_PanelLayout: a mode's settings appear between the
+// mode buttons and the scan field, laid out again when the mode changes,
+// and no mode's name is cut off, also in German.
+func TestWarehouseScreen_PanelLayout(t *testing.T) {
+	for _, lang := range []string{"en", "de"} {
+		h := MustKiosk(t, harnessOpts{language: lang})
+		h.signIn("sup")
+		h.k.show(ScreenWarehouse)
+		h.settle()
+		s := h.k.warehouse
+		for m, b := range s.modes.buttons {
+			if b.Size().Width < b.MinSize().Width {
+				t.Errorf("%s: the %s button is %.0f wide, its name needs %.0f", lang, m, b.Size().Width, b.MinSize().Width)
+			}
+		}
+		s.modes.set(modeQuarantine)
+		h.settle()
+		d := fyne.CurrentApp().Driver()
+		reason, scan := d.AbsolutePositionForObject(s.reason), d.AbsolutePositionForObject(s.scan)
+		if reason.Y+s.reason.Size().Height > scan.Y || s.reason.Size().Height < s.reason.MinSize().Height {
+			t.Errorf("%s: the quarantine reason (y %.0f, height %.0f) is not above the scan field (y %.0f)", lang, reason.Y, s.reason.Size().Height, scan.Y)
+		}
 	}
 }
