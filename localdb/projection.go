@@ -583,6 +583,27 @@ func (db *DB) CentralHold(ctx context.Context, id int64) (station.CentralHold, e
 	return h, nil
 }
 
+// CentralHolds returns every central hold in force, by id.
+func (db *DB) CentralHolds(ctx context.Context) ([]station.CentralHold, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+centralHoldColumns+` FROM central_holds h ORDER BY h.hold`)
+	if err != nil {
+		return nil, formatError(fmt.Errorf("read central holds: %w", err))
+	}
+	defer rows.Close()
+	var out []station.CentralHold
+	for rows.Next() {
+		h, err := scanCentralHold(rows)
+		if err != nil {
+			return nil, formatError(fmt.Errorf("read central holds: %w", err))
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, formatError(fmt.Errorf("read central holds: %w", err))
+	}
+	return out, nil
+}
+
 // HoldsOn returns the central holds in force on root or on anything packed
 // in it: holds on the item itself, and lot holds on the lot of a pack (its
 // GTIN and its order's lot), by hold id.

@@ -268,6 +268,8 @@ type Ledger interface {
 	// CentralHold returns a central hold in force (StockHeld, not yet
 	// released); ENOTFOUND when none is.
 	CentralHold(ctx context.Context, id int64) (CentralHold, error)
+	// CentralHolds returns every central hold in force, by id.
+	CentralHolds(ctx context.Context) ([]CentralHold, error)
 	// HoldsOn returns the central holds in force on root or on anything
 	// packed in it: on the item itself, or on the lot of a pack.
 	HoldsOn(ctx context.Context, root Item) ([]ItemHold, error)

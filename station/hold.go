@@ -149,6 +149,11 @@ func (s *Service) ImportHold(ctx context.Context, h CentralHold) error {
 	return nil
 }
 
+// CentralHolds returns every central hold in force at this station, by id.
+func (s *Service) CentralHolds(ctx context.Context) ([]CentralHold, error) {
+	return s.ledger.CentralHolds(ctx)
+}
+
 // Holds returns the central holds in force on an item or on anything
 // packed in it (a pack of a held lot inside a case holds the case).
 func (s *Service) Holds(ctx context.Context, it Item) ([]ItemHold, error) {

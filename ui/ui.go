@@ -253,6 +253,7 @@ func (k *Kiosk) Content() fyne.CanvasObject { return k.root }
 // the idle sign-out. It returns at once; Close stops it.
 func (k *Kiosk) Start() {
 	k.startPoller()
+	k.startHoldWatch()
 	if k.d.Scanner != nil {
 		k.wg.Add(1)
 		go func() {

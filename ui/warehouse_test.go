@@ -323,3 +323,27 @@ func TestWarehouseScreen_PanelLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestKiosk_HoldNotice: a hold the central places while the kiosk runs is
+// announced at once on the message bar, with what to do, and its release
+// too; holds already in force at start are not announced.
+func TestKiosk_HoldNotice(t *testing.T) {
+	h := MustKiosk(t, harnessOpts{})
+	must(t, h.svc.ImportHold(h.ctx, station.CentralHold{ID: 1, Investigation: 11, GTIN: unitGTIN, Lot: "OLD1", Reason: station.HoldRecalled}))
+	h.signIn("pack")
+	h.k.Start()
+	h.settle()
+	before := h.k.message.Text
+	must(t, h.svc.ImportHold(h.ctx, station.CentralHold{ID: 2, Investigation: 12, GTIN: unitGTIN, Lot: "L2603A", Reason: station.HoldSuspect, PlacedBy: "erp:qa"}))
+	h.until("the new hold to be announced", func() bool {
+		return strings.Contains(h.k.message.Text, "The central service placed a hold on lot L2603A of GTIN "+unitGTIN+" (suspect, investigation 12)")
+	})
+	if strings.Contains(before, "OLD1") || strings.Contains(h.k.message.Text, "OLD1") {
+		t.Fatalf("a hold in force at start was announced: %q, %q", before, h.k.message.Text)
+	}
+	must(t, h.svc.ImportHold(h.ctx, station.CentralHold{ID: 2, Investigation: 12, GTIN: unitGTIN, Lot: "L2603A", Reason: station.HoldSuspect,
+		ReleasedAt: testNow, ReleasedBy: "erp:qa"}))
+	h.until("the release to be announced", func() bool {
+		return strings.Contains(h.k.message.Text, "The central service released its hold on lot L2603A of GTIN "+unitGTIN)
+	})
+}
