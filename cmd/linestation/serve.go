@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,7 +34,7 @@ const centralStoreName = "central.db"
 const serveUsage = `Usage: linestation serve [--config FILE] [--listen ADDR] [--data DIR]
        linestation serve --init
        linestation serve station add NAME [--line LINE] [--new-code]
-       linestation serve station list
+       linestation serve station list [--json]
        linestation serve station revoke NAME
        linestation serve erp add NAME [--replace]
        linestation serve restore-accept [STATION... | --all]
@@ -623,6 +624,10 @@ func runServeStation(ctx context.Context, cmd string, args []string, stdout, std
 	fs := newFlagSet(name, serveUsage, stdout)
 	var f serveFlags
 	f.register(fs)
+	var asJSON *bool
+	if cmd == "list" {
+		asJSON = fs.Bool("json", false, "print one JSON object per station (as the ERP API's station list)")
+	}
 	id, err := parseNamed(fs, name, args)
 	if err != nil {
 		return err
@@ -650,6 +655,16 @@ func runServeStation(ctx context.Context, cmd string, args []string, stdout, std
 	sts, err := store.Stations(ctx)
 	if err != nil {
 		return fail(stderr, name, err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		for _, s := range sts {
+			if err := enc.Encode(s); err != nil {
+				return fail(stderr, name, fmt.Errorf("write: %w", err))
+			}
+		}
+		return nil
 	}
 	if len(sts) == 0 {
 		fmt.Fprintln(stdout, "no stations: add one with 'linestation serve station add NAME'")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -283,6 +284,11 @@ func TestServe_StationRevoke(t *testing.T) {
 	}
 	if m := line.FindStringSubmatch(list()); m == nil || m[1] != "revoked" {
 		t.Fatalf("station list after the revoke:\n%s", list())
+	}
+	code, stdout, stderr = runServeCmd(t, context.Background(), "station", "list", "--json", "--data", data)
+	var info uplink.StationInfo
+	if err := json.Unmarshal([]byte(stdout), &info); code != exitOK || err != nil || info.ID != "line-1" || info.Credential != "revoked" {
+		t.Fatalf("station list --json: exit=%d %q %s (%v)", code, stdout, stderr, err)
 	}
 	if code, _, stderr := runServeCmd(t, context.Background(), "station", "revoke", "line-9", "--data", data); code != exitFail || !strings.Contains(stderr, `station "line-9" is not known`) {
 		t.Fatalf("revoking an unknown station: exit=%d %s", code, stderr)
