@@ -31,12 +31,14 @@ type Inbound interface {
 	InboundDocuments(ctx context.Context) ([]InboundDocument, error)
 	// ReceiveInbound sends what was scanned (as scanned) against the
 	// document of capture job capture and returns the central's receipt.
+	// With partial, more of the shipment is still to come: the document
+	// stays waiting, and what is missing is reported with the last part.
 	// Errors: ENOTFOUND for an unknown document; ECONFLICT when it was
 	// already received; EINVALID for a scan that is no GS1 identifier;
 	// EUNAUTHORIZED for a document addressed to another site;
 	// EUNAVAILABLE when the central cannot be reached (nothing is
 	// recorded then).
-	ReceiveInbound(ctx context.Context, capture string, scans []string) (InboundReceipt, error)
+	ReceiveInbound(ctx context.Context, capture string, scans []string, partial bool) (InboundReceipt, error)
 }
 
 // InboundDocument is a partner's shipment document waiting to be received:
@@ -50,14 +52,16 @@ type InboundDocument struct {
 	PO          string        `json:"po,omitempty"`       // our purchase order number
 	Location    string        `json:"location,omitempty"` // GLN of the site it is addressed to ("" when the document names none)
 	Captured    time.Time     `json:"captured"`
-	Units       int           `json:"units"` // units (packs) the document ships
-	Items       []InboundItem `json:"items"` // everything it ships, containers first
+	Units       int           `json:"units"`              // units (packs) the document ships
+	Received    int           `json:"received,omitempty"` // of them, received in earlier parts (partial receipts)
+	Items       []InboundItem `json:"items"`              // everything it ships, containers first
 }
 
 // InboundItem is an item a document ships, and the container it is in.
 type InboundItem struct {
-	Item Item  `json:"item"`
-	In   *Item `json:"in,omitempty"` // the container it is in; nil for what the shipping event names
+	Item     Item  `json:"item"`
+	In       *Item `json:"in,omitempty"`       // the container it is in; nil for what the shipping event names
+	Received bool  `json:"received,omitempty"` // received in an earlier part
 }
 
 // Name says who sent the document, for people.
@@ -102,6 +106,10 @@ type InboundReceipt struct {
 	// keeps with the receipt; "" when everything matched.
 	ReportID   string             `json:"report_id,omitempty"`
 	Exceptions []InboundException `json:"exceptions,omitempty"`
+	// Partial is set on a part of the shipment with more to come: Missing
+	// is then 0 (what is missing is known with the last part), and
+	// Received counts every part so far.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // Clean reports whether everything matched the document.
@@ -112,20 +120,21 @@ func (r InboundReceipt) Clean() bool { return r.Missing == 0 && r.Unexpected == 
 // its exceptions. The items are the partner's (not this station's serials):
 // the journal is the record, no stock projection changes.
 type InboundReceived struct {
-	Receipt    int64  `json:"receipt"`          // the central's receipt id
-	Capture    string `json:"capture"`          // the central's capture job of the document
-	Document   string `json:"document"`         // the partner's document id
-	Partner    string `json:"partner"`          // the partner's id at the central
-	From       string `json:"from,omitempty"`   // GLN of the partner, when known
-	PO         string `json:"po,omitempty"`     // purchase order
-	Location   string `json:"location"`         // GLN of the receiving site
-	Items      []Item `json:"items"`            // what was scanned, in scan order
-	Units      int    `json:"units"`            // units the document ships
-	Received   int    `json:"received"`         // of them, received
-	Missing    int    `json:"missing"`          // of them, not received
-	Unexpected int    `json:"unexpected"`       // scanned items the document does not ship
-	Misaligned int    `json:"misaligned"`       // packs whose lot or expiry differ from the document
-	Report     string `json:"report,omitempty"` // message UUID of the PDG exception report
+	Receipt    int64  `json:"receipt"`           // the central's receipt id
+	Capture    string `json:"capture"`           // the central's capture job of the document
+	Document   string `json:"document"`          // the partner's document id
+	Partner    string `json:"partner"`           // the partner's id at the central
+	From       string `json:"from,omitempty"`    // GLN of the partner, when known
+	PO         string `json:"po,omitempty"`      // purchase order
+	Location   string `json:"location"`          // GLN of the receiving site
+	Items      []Item `json:"items"`             // what was scanned, in scan order
+	Units      int    `json:"units"`             // units the document ships
+	Received   int    `json:"received"`          // of them, received
+	Missing    int    `json:"missing"`           // of them, not received
+	Unexpected int    `json:"unexpected"`        // scanned items the document does not ship
+	Misaligned int    `json:"misaligned"`        // packs whose lot or expiry differ from the document
+	Report     string `json:"report,omitempty"`  // message UUID of the PDG exception report
+	Partial    bool   `json:"partial,omitempty"` // a part of the shipment, more to come
 }
 
 // EventType implements Payload.
@@ -176,6 +185,7 @@ type Receiving struct {
 	children map[Item][]Item
 	parent   map[Item]Item
 	covered  map[Item]bool // document items accounted for by a scan
+	before   map[Item]bool // document items received in earlier parts
 	got      int           // units accounted for
 	unexp    int
 }
@@ -197,9 +207,13 @@ type ReceivingProgress struct {
 
 // NewReceiving starts counting scans against a document.
 func NewReceiving(doc InboundDocument) *Receiving {
-	r := &Receiving{Document: doc, seen: map[Item]bool{}, inDoc: map[Item]bool{}, children: map[Item][]Item{}, parent: map[Item]Item{}, covered: map[Item]bool{}}
+	r := &Receiving{Document: doc, seen: map[Item]bool{}, inDoc: map[Item]bool{}, children: map[Item][]Item{}, parent: map[Item]Item{}, covered: map[Item]bool{},
+		before: map[Item]bool{}}
 	for _, it := range doc.Items {
 		r.inDoc[it.Item] = true
+		if it.Received {
+			r.before[it.Item] = true
+		}
 		if it.In != nil {
 			r.children[*it.In] = append(r.children[*it.In], it.Item)
 			r.parent[it.Item] = *it.In
@@ -224,6 +238,9 @@ func (r *Receiving) Add(scan string) (ReceivingScan, error) {
 	defer r.mu.Unlock()
 	if r.seen[it] {
 		return ReceivingScan{Item: it}, Errorf(ECONFLICT, "%s was already scanned", it)
+	}
+	if r.before[it] {
+		return ReceivingScan{Item: it, InDocument: true}, Errorf(ECONFLICT, "%s was received in an earlier part of this shipment", it)
 	}
 	if len(r.scans) >= maxChildren {
 		return ReceivingScan{Item: it}, Errorf(ECONFLICT, "a receipt takes at most %d scans: finish this one and receive the rest as the central's office asks", maxChildren)
@@ -268,7 +285,7 @@ func (r *Receiving) record(scan string, it Item) {
 func (r *Receiving) Progress() ReceivingProgress {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return ReceivingProgress{Units: r.Document.Units, Received: r.got, Unexpected: r.unexp, Scans: len(r.scans)}
+	return ReceivingProgress{Units: r.Document.Units, Received: r.Document.Received + r.got, Unexpected: r.unexp, Scans: len(r.scans)}
 }
 
 // Items returns the scanned items, in scan order.
@@ -347,7 +364,11 @@ func (s *Service) StartReceiving(ctx context.Context, user, ref string) (*Receiv
 // the document and records the receipt and its exceptions, and records the
 // receipt in the journal (InboundReceived). A refused receipt records
 // nothing.
-func (s *Service) FinishReceiving(ctx context.Context, user string, r *Receiving) (InboundReceipt, error) {
+//
+// With partial, the goods are a part of the shipment and more is to come:
+// the document stays waiting for the rest, and what is missing is
+// reported with the last part.
+func (s *Service) FinishReceiving(ctx context.Context, user string, r *Receiving, partial bool) (InboundReceipt, error) {
 	if _, err := s.authorize(ctx, user, ActMoveStock); err != nil {
 		return InboundReceipt{}, err
 	}
@@ -360,7 +381,7 @@ func (s *Service) FinishReceiving(ctx context.Context, user string, r *Receiving
 	if len(scans) == 0 {
 		return InboundReceipt{}, Errorf(EINVALID, "nothing was scanned: scan the pallets, cases or packs received first")
 	}
-	rec, err := s.inbound.ReceiveInbound(ctx, r.Document.Capture, scans)
+	rec, err := s.inbound.ReceiveInbound(ctx, r.Document.Capture, scans, partial)
 	if err != nil {
 		return InboundReceipt{}, s.inboundErr(err)
 	}
@@ -370,7 +391,7 @@ func (s *Service) FinishReceiving(ctx context.Context, user string, r *Receiving
 	}
 	p := InboundReceived{Receipt: rec.ID, Capture: rec.Capture, Document: doc, Partner: rec.Partner, From: r.Document.PartnerGLN, PO: rec.PO,
 		Location: rec.Location, Items: items, Units: rec.Units, Received: rec.Received, Missing: rec.Missing, Unexpected: rec.Unexpected,
-		Misaligned: rec.Misaligned, Report: rec.ReportID}
+		Misaligned: rec.Misaligned, Report: rec.ReportID, Partial: rec.Partial}
 	if p.Partner == "" {
 		p.Partner = r.Document.Partner
 	}

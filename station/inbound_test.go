@@ -14,13 +14,15 @@ import (
 type fakeInbound struct {
 	docs    func() ([]station.InboundDocument, error)
 	receive func(capture string, scans []string) (station.InboundReceipt, error)
+	partial bool // of the last receipt sent
 }
 
 func (f *fakeInbound) InboundDocuments(ctx context.Context) ([]station.InboundDocument, error) {
 	return f.docs()
 }
 
-func (f *fakeInbound) ReceiveInbound(ctx context.Context, capture string, scans []string) (station.InboundReceipt, error) {
+func (f *fakeInbound) ReceiveInbound(ctx context.Context, capture string, scans []string, partial bool) (station.InboundReceipt, error) {
+	f.partial = partial
 	return f.receive(capture, scans)
 }
 
@@ -92,7 +94,7 @@ func TestService_Receiving(t *testing.T) {
 			t.Fatalf("progress %+v, want %+v", got, want)
 		}
 		head, _ := w.db.Head(ctx)
-		rec, err := w.svc.FinishReceiving(ctx, "pack", r)
+		rec, err := w.svc.FinishReceiving(ctx, "pack", r, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +128,7 @@ func TestService_Receiving(t *testing.T) {
 	})
 
 	t.Run("ErrNothingScanned", func(t *testing.T) {
-		if _, err := w.svc.FinishReceiving(ctx, "pack", station.NewReceiving(doc)); station.ErrorCode(err) != station.EINVALID {
+		if _, err := w.svc.FinishReceiving(ctx, "pack", station.NewReceiving(doc), false); station.ErrorCode(err) != station.EINVALID {
 			t.Fatalf("err=%v, want EINVALID", err)
 		}
 	})
@@ -141,7 +143,7 @@ func TestService_Receiving(t *testing.T) {
 			t.Fatal(err)
 		}
 		head, _ := w.db.Head(ctx)
-		if _, err := w.svc.FinishReceiving(ctx, "pack", r); station.ErrorCode(err) != station.ECONFLICT || !strings.Contains(station.ErrorMessage(err), "already received") {
+		if _, err := w.svc.FinishReceiving(ctx, "pack", r, false); station.ErrorCode(err) != station.ECONFLICT || !strings.Contains(station.ErrorMessage(err), "already received") {
 			t.Fatalf("err=%v", err)
 		}
 		if after, _ := w.db.Head(ctx); after.Seq != head.Seq {
@@ -159,7 +161,7 @@ func TestService_Receiving(t *testing.T) {
 		}
 		r := station.NewReceiving(doc)
 		r.Add("]C100" + pallet.SSCC)
-		if _, err := w.svc.FinishReceiving(ctx, "pack", r); station.ErrorCode(err) != station.EUNAVAILABLE {
+		if _, err := w.svc.FinishReceiving(ctx, "pack", r, false); station.ErrorCode(err) != station.EUNAVAILABLE {
 			t.Fatalf("finish offline: %v", err)
 		}
 		// A standalone station has no central at all.

@@ -39,6 +39,7 @@ type inboundPanel struct {
 	open     *widget.Button
 	list     *widget.Button
 	finish   *widget.Button
+	part     *widget.Button
 	cancel   *widget.Button
 
 	obj fyne.CanvasObject
@@ -60,11 +61,12 @@ func newInboundPanel(s *warehouseScreen) *inboundPanel {
 	p.list = widget.NewButtonWithIcon(tr("Documents waiting"), theme.ListIcon(), p.showList)
 	p.finish = widget.NewButtonWithIcon(tr("Finish receipt"), theme.ConfirmIcon(), p.confirmFinish)
 	p.finish.Importance = widget.HighImportance
+	p.part = widget.NewButtonWithIcon(tr("Part received"), theme.ContentAddIcon(), p.confirmPart)
 	p.cancel = widget.NewButtonWithIcon(tr("Cancel receipt"), theme.CancelIcon(), p.confirmCancel)
 	p.obj = container.NewVBox(
 		p.docLabel,
 		container.NewBorder(nil, nil, nil, p.open, p.docRef),
-		container.NewGridWithColumns(3, p.list, p.finish, p.cancel),
+		container.NewGridWithColumns(2, p.list, p.finish, p.part, p.cancel),
 		p.progress, p.result)
 	p.render()
 	return p
@@ -80,6 +82,7 @@ func (p *inboundPanel) render() {
 		enable(p.list, true)
 		enable(p.open, true)
 		enable(p.finish, false)
+		enable(p.part, false)
 		enable(p.cancel, false)
 		p.s.k.relayout()
 		return
@@ -98,6 +101,7 @@ func (p *inboundPanel) render() {
 	enable(p.list, false)
 	enable(p.open, false)
 	enable(p.finish, pr.Scans > 0)
+	enable(p.part, pr.Scans > 0)
 	enable(p.cancel, true)
 	p.s.k.relayout()
 }
@@ -216,30 +220,48 @@ func (p *inboundPanel) scanned(in scanInput) {
 }
 
 // confirmFinish sends the receipt after a confirmation.
-func (p *inboundPanel) confirmFinish() {
+func (p *inboundPanel) confirmFinish() { p.confirmSend(false) }
+
+// confirmPart sends what was scanned as a part of the shipment, with more
+// to come, after a confirmation.
+func (p *inboundPanel) confirmPart() { p.confirmSend(true) }
+
+// confirmSend asks to send the receipt, or a part of it, saying what
+// follows, and sends it.
+func (p *inboundPanel) confirmSend(partial bool) {
 	k := p.s.k
 	r := p.receiving
 	if r == nil {
 		return
 	}
 	pr := r.Progress()
-	lines := []string{trf("{{.Received}} of {{.Units}} packs of the document received · {{.Scans}} scans", map[string]any{
-		"Received": k.num(int64(pr.Received)), "Units": k.num(int64(pr.Units)), "Scans": k.num(int64(pr.Scans))}),
-		tr("The central service compares the scans with the document and records the receipt; it cannot be received again.")}
-	k.confirm(trf("Finish the receipt of {{.Document}}?", map[string]any{"Document": r.Document.DocumentID}), lines, tr("Finish receipt"), false, func() {
-		user := k.user()
-		async(k, nil, "receive against document", func(ctx context.Context) (station.InboundReceipt, error) {
-			return k.svc.FinishReceiving(ctx, user, r)
-		}, func(rec station.InboundReceipt, err error) {
-			if err != nil {
-				k.fail(tr("Not received"), err)
-				return
-			}
-			k.logger.Info("goods received against a partner's document", "receipt", rec.ID, "document", rec.DocumentID, "user", user)
-			p.receiving = nil
-			p.render()
-			p.showReceipt(rec)
-		})
+	count := trf("{{.Received}} of {{.Units}} packs of the document received · {{.Scans}} scans", map[string]any{
+		"Received": k.num(int64(pr.Received)), "Units": k.num(int64(pr.Units)), "Scans": k.num(int64(pr.Scans))})
+	doc := map[string]any{"Document": r.Document.DocumentID}
+	title, next, ok := trf("Finish the receipt of {{.Document}}?", doc),
+		tr("The central service compares the scans with the document and records the receipt; it cannot be received again."), tr("Finish receipt")
+	if partial {
+		title, next, ok = trf("Receive this part of {{.Document}}?", doc),
+			tr("The rest arrives later: the document stays waiting, and what is missing is reported when its last part is received."), tr("Part received")
+	}
+	k.confirm(title, []string{count, next}, ok, false, func() { p.send(r, partial) })
+}
+
+// send records the receipt (or a part of it) at the central and shows it.
+func (p *inboundPanel) send(r *station.Receiving, partial bool) {
+	k := p.s.k
+	user := k.user()
+	async(k, nil, "receive against document", func(ctx context.Context) (station.InboundReceipt, error) {
+		return k.svc.FinishReceiving(ctx, user, r, partial)
+	}, func(rec station.InboundReceipt, err error) {
+		if err != nil {
+			k.fail(tr("Not received"), err)
+			return
+		}
+		k.logger.Info("goods received against a partner's document", "receipt", rec.ID, "document", rec.DocumentID, "partial", rec.Partial, "user", user)
+		p.receiving = nil
+		p.render()
+		p.showReceipt(rec)
 	})
 }
 
@@ -248,8 +270,16 @@ func (p *inboundPanel) showReceipt(rec station.InboundReceipt) {
 	k := p.s.k
 	lines := []string{trf("Receipt {{.ID}} of document {{.Document}}: {{.Received}} of {{.Units}} packs received.", map[string]any{
 		"ID": rec.ID, "Document": rec.DocumentID, "Received": k.num(int64(rec.Received)), "Units": k.num(int64(rec.Units))})}
+	if rec.Partial {
+		lines[0] = trf("Part received of document {{.Document}} (receipt {{.ID}}): {{.Received}} of {{.Units}} packs so far.", map[string]any{
+			"ID": rec.ID, "Document": rec.DocumentID, "Received": k.num(int64(rec.Received)), "Units": k.num(int64(rec.Units))})
+	}
 	if rec.Clean() {
-		lines = append(lines, tr("Everything matches the document: put the goods away."))
+		if rec.Partial {
+			lines = append(lines, tr("Put these goods away; receive the rest against the same document when it arrives."))
+		} else {
+			lines = append(lines, tr("Everything matches the document: put the goods away."))
+		}
 		p.result.SetText(strings.Join(lines, "\n"))
 		k.say(levelOK, lines[0]+" "+lines[1])
 		k.relayout()

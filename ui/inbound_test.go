@@ -20,6 +20,7 @@ type fakeInbound struct {
 	doc     station.InboundDocument
 	offline bool
 	scans   []string
+	partial bool
 }
 
 func (f *fakeInbound) InboundDocuments(ctx context.Context) ([]station.InboundDocument, error) {
@@ -31,13 +32,17 @@ func (f *fakeInbound) InboundDocuments(ctx context.Context) ([]station.InboundDo
 	return []station.InboundDocument{f.doc}, nil
 }
 
-func (f *fakeInbound) ReceiveInbound(ctx context.Context, capture string, scans []string) (station.InboundReceipt, error) {
+func (f *fakeInbound) ReceiveInbound(ctx context.Context, capture string, scans []string, partial bool) (station.InboundReceipt, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.offline {
 		return station.InboundReceipt{}, station.Errorf(station.EUNAVAILABLE, "the central service cannot be reached (test)")
 	}
-	f.scans = scans
+	f.scans, f.partial = scans, partial
+	if partial {
+		return station.InboundReceipt{ID: 11, Capture: capture, DocumentID: f.doc.DocumentID, Partner: f.doc.Partner, PO: f.doc.PO, Location: "0614141000012",
+			Units: 4, Received: 3, Partial: true}, nil
+	}
 	// The pallet (3 packs) and a pack the document does not ship: the
 	// loose pack U4 is missing.
 	return station.InboundReceipt{ID: 12, Capture: capture, DocumentID: f.doc.DocumentID, Partner: f.doc.Partner, PO: f.doc.PO, Location: "0614141000012",
@@ -48,12 +53,11 @@ func (f *fakeInbound) ReceiveInbound(ctx context.Context, capture string, scans 
 		}}, nil
 }
 
-// TestWarehouseScreen_ReceivePartner receives a partner's shipment by taps
-// and scans: the receive mode's choice of a partner's document, the list of
-// documents waiting, a scan that is no identifier refused, the running
-// count, the receipt in plain words with what to do, the journal event; a
-// document opened by its number and cancelled; offline refused clearly.
-func TestWarehouseScreen_ReceivePartner(t *testing.T) {
+// receivingPacker is the warehouse screen of a packer signed in, with a
+// partner's document waiting at the fake central: a pallet of packs U1-U3
+// and a loose pack U4. It returns the pallet's SSCC.
+func receivingPacker(t *testing.T) (*harness, *fakeInbound, *warehouseScreen, *inboundPanel, string) {
+	t.Helper()
 	pallet, err := gs1.BuildSSCC("0", "0614141", "000000001")
 	must(t, err)
 	pal := station.SSCCItem(pallet)
@@ -65,8 +69,16 @@ func TestWarehouseScreen_ReceivePartner(t *testing.T) {
 	h.signIn("pack")
 	h.k.show(ScreenWarehouse)
 	h.settle()
-	s := h.k.warehouse
-	p := s.inbound
+	return h, fake, h.k.warehouse, h.k.warehouse.inbound, pallet
+}
+
+// TestWarehouseScreen_ReceivePartner receives a partner's shipment by taps
+// and scans: the receive mode's choice of a partner's document, the list of
+// documents waiting, a scan that is no identifier refused, the running
+// count, the receipt in plain words with what to do, the journal event; a
+// document opened by its number and cancelled; offline refused clearly.
+func TestWarehouseScreen_ReceivePartner(t *testing.T) {
+	h, fake, s, p, pallet := receivingPacker(t)
 
 	test.Tap(s.modes.buttons[modeReceive])
 	h.tap(s.recvKind.buttons[receivePartner])
@@ -149,5 +161,38 @@ func TestWarehouseScreen_ReceivePartner(t *testing.T) {
 	h.scan(s.scan, "(00)"+pallet) // opens by the pallet's label: also offline
 	if p.receiving != nil || !strings.Contains(h.k.message.Text, "not reachable") {
 		t.Fatalf("offline scan: %q", h.k.message.Text)
+	}
+}
+
+// TestWarehouseScreen_ReceivePart: "Part received" sends what was scanned
+// as a part of the shipment (more to come) after a confirmation that says
+// so, and the answer tells the packer to receive the rest later.
+func TestWarehouseScreen_ReceivePart(t *testing.T) {
+	h, fake, s, p, pallet := receivingPacker(t)
+	test.Tap(s.modes.buttons[modeReceive])
+	h.tap(s.recvKind.buttons[receivePartner])
+	if !p.part.Disabled() {
+		t.Fatal("Part received is offered before a document is open")
+	}
+	h.tap(p.list)
+	h.tap(h.k.dlg.ok)
+	h.scan(s.scan, "(00)"+pallet)
+	head, _ := h.db.Head(h.ctx)
+	test.Tap(p.part)
+	if d := h.k.dlg; d == nil || !strings.Contains(d.lines[1].Text, "the document stays waiting") {
+		t.Fatal("Part received asks no confirmation saying the document stays waiting")
+	}
+	h.tap(h.k.dlg.ok)
+	if p.receiving != nil || !fake.partial || len(fake.scans) != 1 {
+		t.Fatalf("the part was not sent as a part: partial=%v scans=%q (%q)", fake.partial, fake.scans, h.k.message.Text)
+	}
+	for _, want := range []string{"Part received of document WH-DOC-1 (receipt 11): 3 of 4 packs so far.", "receive the rest against the same document when it arrives"} {
+		if !strings.Contains(p.result.Text, want) {
+			t.Fatalf("result %q lacks %q", p.result.Text, want)
+		}
+	}
+	evs, err := h.db.Events(h.ctx, head.Seq+1, 10)
+	if err != nil || len(evs) != 1 || evs[0].Type != station.EventInboundReceived || !strings.Contains(string(evs[0].Payload), `"partial":true`) {
+		t.Fatalf("journal %+v %v", evs, err)
 	}
 }

@@ -126,7 +126,6 @@ func newWarehouseScreen(k *Kiosk) *warehouseScreen {
 	s.recvBox = container.NewStack(s.ownPanel)
 	s.recvKind = newChoice([]string{receiveOwn, receivePartner}, []string{tr("Our own shipment coming back"), tr("A partner's shipment (document)")},
 		receiveOwn, s.setReceiveKind)
-	s.recvKind.box.Layout = layout.NewGridWrapLayout(fyne.NewSize(360, sizeTapTarget)) // wide: the names are long
 	s.receivePanel = container.NewVBox(s.recvKind.box, s.recvBox)
 
 	s.reason = widget.NewEntry()

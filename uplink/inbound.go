@@ -30,8 +30,8 @@ func (in *Inbound) InboundDocuments(ctx context.Context) ([]station.InboundDocum
 }
 
 // ReceiveInbound implements station.Inbound.
-func (in *Inbound) ReceiveInbound(ctx context.Context, capture string, scans []string) (station.InboundReceipt, error) {
+func (in *Inbound) ReceiveInbound(ctx context.Context, capture string, scans []string, partial bool) (station.InboundReceipt, error) {
 	var r station.InboundReceipt
-	err := in.API.doJSON(ctx, http.MethodPost, PathReceipts, nil, InboundReceiveRequest{Capture: capture, Scans: scans}, &r)
+	err := in.API.doJSON(ctx, http.MethodPost, PathReceipts, nil, InboundReceiveRequest{Capture: capture, Scans: scans, Partial: partial}, &r)
 	return r, err
 }

@@ -34,6 +34,7 @@ const (
 type InboundReceiveRequest struct {
 	Capture string   `json:"capture"`
 	Scans   []string `json:"scans"`
+	Partial bool     `json:"partial,omitempty"` // a part of the shipment: more is to come
 }
 
 // Limits of the protocol, enforced by the central service.

@@ -449,19 +449,29 @@ func (db *DB) CaptureEvents(ctx context.Context, next func() (*dscsa.StoredEvent
 }
 
 // RecordReceipt stores a receipt with its receiving events, visible to the
-// partner that sent the document. With first, a document that already has
-// a receipt is refused (ECONFLICT) and nothing is stored; the check and the
-// insert are one write transaction, so two stations cannot both receive it.
-func (db *DB) RecordReceipt(ctx context.Context, r *dscsa.Receipt, evs []dscsa.StoredEvent, first bool) error {
+// partner that sent the document. With prior 0 or more, the document must
+// have exactly that many receipts, all partial (the parts the receipt was
+// made on): otherwise it is refused (ECONFLICT) and nothing is stored. The
+// check and the insert are one write transaction, so two stations cannot
+// both receive it in full, nor count the same part twice.
+func (db *DB) RecordReceipt(ctx context.Context, r *dscsa.Receipt, evs []dscsa.StoredEvent, prior int) error {
 	return db.write(ctx, func(ctx context.Context, c conn) error {
-		if first {
+		if prior >= 0 {
 			var id int64
 			var at string
-			err := c.QueryRowContext(ctx, `SELECT id, received_at FROM dscsa_receipts WHERE capture = ? ORDER BY id LIMIT 1`, r.Capture).Scan(&id, &at)
+			err := c.QueryRowContext(ctx, `SELECT id, received_at FROM dscsa_receipts WHERE capture = ? AND COALESCE(json_extract(data, '$.partial'), 0) = 0
+				ORDER BY id LIMIT 1`, r.Capture).Scan(&id, &at)
 			if err == nil {
 				return station.Errorf(station.ECONFLICT, "document %s was already received (receipt %d at %s): it cannot be received again", r.DocumentID, id, at)
 			} else if !errors.Is(err, sql.ErrNoRows) {
 				return formatError(fmt.Errorf("read receipts of capture job %s: %w", r.Capture, err))
+			}
+			var n int
+			if err := c.QueryRowContext(ctx, `SELECT COUNT(*) FROM dscsa_receipts WHERE capture = ?`, r.Capture).Scan(&n); err != nil {
+				return formatError(fmt.Errorf("read receipts of capture job %s: %w", r.Capture, err))
+			}
+			if n != prior {
+				return station.Errorf(station.ECONFLICT, "another part of document %s was received meanwhile: send this part again", r.DocumentID)
 			}
 		}
 		res, err := c.ExecContext(ctx, `INSERT INTO dscsa_receipts (capture, received_at, data) VALUES (?, ?, '{}')`, r.Capture, station.FormatTime(r.ReceivedAt))
@@ -510,8 +520,10 @@ func (db *DB) Receipts(ctx context.Context, capture string) ([]dscsa.Receipt, er
 }
 
 // UnreceivedCaptureJobs returns the finished, successful capture jobs that
-// stored events and have no receipt yet, newest first.
+// stored events and are not received in full yet (no receipt, or partial
+// ones only), newest first.
 func (db *DB) UnreceivedCaptureJobs(ctx context.Context, limit int) ([]dscsa.CaptureJob, error) {
 	return scanJobs(db.r.QueryContext(ctx, selectJob+` j WHERE j.running = 0 AND j.success = 1 AND j.captured + j.duplicates > 0
-		AND NOT EXISTS (SELECT 1 FROM dscsa_receipts r WHERE r.capture = j.id) ORDER BY j.created_at DESC, j.id LIMIT ?`, limit))
+		AND NOT EXISTS (SELECT 1 FROM dscsa_receipts r WHERE r.capture = j.id AND COALESCE(json_extract(r.data, '$.partial'), 0) = 0)
+		ORDER BY j.created_at DESC, j.id LIMIT ?`, limit))
 }

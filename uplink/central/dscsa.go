@@ -443,7 +443,7 @@ func (s *Server) stationReceive(w http.ResponseWriter, r *http.Request, x *dscsa
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
-	rec, err := x.ReceiveAtStation(r.Context(), c.Name, req.Capture, req.Scans)
+	rec, err := x.ReceiveAtStation(r.Context(), c.Name, req.Capture, req.Scans, req.Partial)
 	if err != nil {
 		return err
 	}

@@ -274,7 +274,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rec, err := dc.FinishReceiving(ctx, "pack", receiving)
+	rec, err := dc.FinishReceiving(ctx, "pack", receiving, false)
 	if err != nil {
 		t.Fatal(err)
 	}

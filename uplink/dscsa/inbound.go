@@ -62,13 +62,18 @@ func (x *Exchange) InboundDocuments(ctx context.Context, stationID string) ([]st
 		if !doc.addressedTo(site) {
 			continue
 		}
-		out = append(out, x.inboundDocument(ctx, doc))
+		d, err := x.inboundDocument(ctx, doc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
 	}
 	return out, nil
 }
 
-// inboundDocument is a document as a station sees it.
-func (x *Exchange) inboundDocument(ctx context.Context, doc *document) station.InboundDocument {
+// inboundDocument is a document as a station sees it, with what earlier
+// parts (partial receipts) received marked.
+func (x *Exchange) inboundDocument(ctx context.Context, doc *document) (station.InboundDocument, error) {
 	j := doc.job
 	d := station.InboundDocument{Capture: j.ID, DocumentID: j.DocumentID, Partner: j.Partner, PO: doc.po, Location: doc.destination}
 	if d.DocumentID == "" {
@@ -84,6 +89,28 @@ func (x *Exchange) inboundDocument(ctx context.Context, doc *document) station.I
 	for epc, it := range doc.byEPC {
 		for _, ch := range it.children {
 			parent[ch] = epc
+		}
+	}
+	rs, err := x.store.Receipts(ctx, j.ID)
+	if err != nil {
+		return d, err
+	}
+	got := map[string]bool{}
+	var mark func(epc string, depth int)
+	mark = func(epc string, depth int) {
+		if got[epc] || depth > maxTraceDepth {
+			return
+		}
+		got[epc] = true
+		if it := doc.byEPC[epc]; it != nil {
+			for _, ch := range it.children {
+				mark(ch, depth+1)
+			}
+		}
+	}
+	for _, r := range rs {
+		for _, epc := range r.TopEPCs {
+			mark(epc, 0)
 		}
 	}
 	var epcs []string
@@ -107,17 +134,20 @@ func (x *Exchange) inboundDocument(ctx context.Context, doc *document) station.I
 	})
 	for _, epc := range epcs {
 		it := doc.byEPC[epc]
-		ii := station.InboundItem{Item: it.item}
+		ii := station.InboundItem{Item: it.item, Received: got[epc]}
 		if p, ok := parent[epc]; ok && doc.expected[p] {
 			pi := doc.byEPC[p].item
 			ii.In = &pi
 		}
 		if it.item.SSCC == "" && len(it.children) == 0 {
 			d.Units++
+			if got[epc] {
+				d.Received++
+			}
 		}
 		d.Items = append(d.Items, ii)
 	}
-	return d
+	return d, nil
 }
 
 // ReceiveAtStation receives goods a station scanned against a document
@@ -126,7 +156,11 @@ func (x *Exchange) inboundDocument(ctx context.Context, doc *document) station.I
 // document (ENOTFOUND), a document for another site (EUNAUTHORIZED) and a
 // scan that is no GS1 identifier (EINVALID); a refused receipt records
 // nothing.
-func (x *Exchange) ReceiveAtStation(ctx context.Context, stationID, capture string, scans []string) (station.InboundReceipt, error) {
+//
+// With partial the scans are a part of the shipment and more is to come:
+// the document stays waiting, parts are received until one that is not
+// partial, and what is missing is reported with that last one.
+func (x *Exchange) ReceiveAtStation(ctx context.Context, stationID, capture string, scans []string, partial bool) (station.InboundReceipt, error) {
 	site, err := x.siteOf(ctx, stationID)
 	if err != nil {
 		return station.InboundReceipt{}, err
@@ -141,9 +175,11 @@ func (x *Exchange) ReceiveAtStation(ctx context.Context, stationID, capture stri
 	if err != nil {
 		return station.InboundReceipt{}, err
 	}
-	if len(rs) > 0 {
-		return station.InboundReceipt{}, station.Errorf(station.ECONFLICT, "document %s was already received (receipt %d, %s by %s): it cannot be received again",
-			rs[0].DocumentID, rs[0].ID, rs[0].ReceivedAt.Format(time.RFC3339), rs[0].By)
+	for _, r := range rs {
+		if !r.Partial {
+			return station.InboundReceipt{}, station.Errorf(station.ECONFLICT, "document %s was already received (receipt %d, %s by %s): it cannot be received again",
+				r.DocumentID, r.ID, r.ReceivedAt.Format(time.RFC3339), r.By)
+		}
 	}
 	doc, err := x.readDocument(ctx, j)
 	if err != nil {
@@ -152,7 +188,7 @@ func (x *Exchange) ReceiveAtStation(ctx context.Context, stationID, capture stri
 	if !doc.addressedTo(site) {
 		return station.InboundReceipt{}, Forbidden("document %s is addressed to location %s, not to this station's site %s (%s)", j.DocumentID, doc.destination, site.GLN, site.Name)
 	}
-	r, err := x.receive(ctx, Caller{Name: stationID, Station: true}, ReceiveRequest{Capture: j.ID, Scans: scans, Location: site.GLN}, doc, true)
+	r, err := x.receive(ctx, Caller{Name: stationID, Station: true}, ReceiveRequest{Capture: j.ID, Scans: scans, Location: site.GLN, Partial: partial}, doc, rs)
 	if err != nil {
 		return station.InboundReceipt{}, err
 	}
@@ -166,15 +202,19 @@ func (x *Exchange) ReceiveAtStation(ctx context.Context, stationID, capture stri
 // Inbound returns the receipt as a station sees it.
 func (r Receipt) Inbound() station.InboundReceipt {
 	out := station.InboundReceipt{ID: r.ID, Capture: r.Capture, DocumentID: r.DocumentID, Partner: r.Partner, PO: r.PO, Location: r.Location,
-		ReceivedAt: r.ReceivedAt, Received: r.Received, Unexpected: r.Unexpected}
+		ReceivedAt: r.ReceivedAt, Received: r.Received, Unexpected: r.Unexpected, Partial: r.Partial, Units: r.Units}
 	if r.Exceptions == nil || r.Exceptions.Exceptions == nil {
-		out.Units = r.Received
+		if out.Units == 0 { // a receipt from before Units was kept
+			out.Units = r.Received
+		}
 		return out
 	}
 	out.ReportID = r.Exceptions.MessageUUID
 	e := r.Exceptions.Exceptions
 	out.Missing, out.Misaligned = len(e.MissingProduct), len(e.DataMisalignment)
-	out.Units = r.Received + out.Missing
+	if out.Units == 0 {
+		out.Units = r.Received + out.Missing
+	}
 	for _, m := range e.MissingProductData {
 		it := station.SGTIN(m.ProductGTIN, deref(m.ProductSerial))
 		if m.ProductGTIN == "" {

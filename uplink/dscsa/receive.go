@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +23,9 @@ type ReceiveRequest struct {
 	Capture  string   `json:"capture"`
 	Scans    []string `json:"scans"`
 	Location string   `json:"location"`
+	// Partial marks a part of the shipment with more to come (stations
+	// only): what is missing is reported with the last part.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // Receipt is the record of goods received against a document.
@@ -35,8 +39,13 @@ type Receipt struct {
 	ReceivedAt time.Time `json:"received_at"`
 	By         string    `json:"by"`
 	Expected   int       `json:"expected"` // units and containers the document ships
-	Received   int       `json:"received"` // of them, received
+	Units      int       `json:"units"`    // units the document ships
+	Received   int       `json:"received"` // units received, in this and earlier parts
 	Unexpected int       `json:"unexpected"`
+	// Partial marks a part of the shipment with more to come; TopEPCs are
+	// what this part received (scanned, in the document), for the next.
+	Partial bool     `json:"partial,omitempty"`
+	TopEPCs []string `json:"top_epcs,omitempty"`
 	// Exceptions is the exception report for the partner, in the
 	// Partnership for DSCSA Governance schema; nil when everything matched.
 	Exceptions *ExceptionReport `json:"exceptions,omitempty"`
@@ -137,7 +146,10 @@ type docItem struct {
 // scanned, lot or expiry differing from the document, counts per GTIN)
 // become an exception report in the PDG schema, kept with the receipt.
 func (x *Exchange) Receive(ctx context.Context, c Caller, req ReceiveRequest) (Receipt, error) {
-	return x.receive(ctx, c, req, nil, false)
+	if req.Partial {
+		return Receipt{}, station.Errorf(station.EINVALID, "partial receipts are made at the receiving station, part by part")
+	}
+	return x.receive(ctx, c, req, nil, nil)
 }
 
 // document is what a captured document ships.
@@ -246,7 +258,11 @@ func (x *Exchange) readDocument(ctx context.Context, j CaptureJob) (*document, e
 
 // receive records a receipt; doc, when given, is the job's document read
 // already; first refuses a document that has a receipt already.
-func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, doc *document, first bool) (Receipt, error) {
+//
+// prior are the document's earlier (partial) receipts when the receipt is
+// a station's, checked again when it is stored; nil for the ERP's, which
+// checks nothing.
+func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, doc *document, prior []Receipt) (Receipt, error) {
 	if !c.Internal() {
 		return Receipt{}, Forbidden("partners cannot record receipts here")
 	}
@@ -280,7 +296,8 @@ func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, do
 		return Receipt{}, station.Errorf(station.EINVALID, "location %s has no master data here: register it first", req.Location)
 	}
 	now := x.now().UTC()
-	r := Receipt{Capture: j.ID, DocumentID: j.DocumentID, Partner: j.Partner, PO: doc.po, Location: req.Location, ReceivedAt: now, By: c.String()}
+	r := Receipt{Capture: j.ID, DocumentID: j.DocumentID, Partner: j.Partner, PO: doc.po, Location: req.Location, ReceivedAt: now, By: c.String(),
+		Partial: req.Partial}
 	if r.DocumentID == "" {
 		r.DocumentID = j.ID
 	}
@@ -303,12 +320,28 @@ func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, do
 			}
 		}
 	}
+	// What earlier parts received is received; what they found unexpected
+	// counts in the last part's overages.
+	for _, p := range prior {
+		for _, epc := range p.TopEPCs {
+			expand2(epc, 0)
+		}
+		if p.Exceptions != nil && p.Exceptions.Exceptions != nil {
+			for _, m := range p.Exceptions.Exceptions.MissingProductData {
+				unexpected[m.ProductGTIN]++
+			}
+		}
+	}
+	earlier := maps.Clone(received)
 	for i, s := range req.Scans {
 		it, msg, err := station.ParseItem(s)
 		if err != nil {
 			return r, station.Errorf(station.EINVALID, "scans[%d]: %s", i, station.ErrorMessage(err))
 		}
 		d := items[it.Key()]
+		if d != nil && expected[d.epc] && earlier[d.epc] {
+			continue // received in an earlier part
+		}
 		if d == nil || !expected[d.epc] {
 			r.Unexpected++
 			serial := it.Serial
@@ -359,6 +392,15 @@ func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, do
 			missing = append(missing, epc)
 		}
 	}
+	for _, n := range ordered {
+		r.Units += n
+	}
+	r.TopEPCs = top
+	if r.Partial {
+		// What is missing, and the counts per GTIN, are known with the
+		// last part.
+		missing = nil
+	}
 	sort.Strings(missing)
 	for _, epc := range missing {
 		d := byEPC[epc]
@@ -380,6 +422,9 @@ func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, do
 	}
 	sort.Strings(sorted)
 	for _, g := range sorted {
+		if r.Partial {
+			break
+		}
 		o, n := ordered[g], got[g]+unexpected[g]
 		switch {
 		case n > o:
@@ -405,7 +450,11 @@ func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, do
 			BizTransactionList: ship.BizTransactionList, SourceList: ship.SourceList, DestinationList: ship.DestinationList}
 		evs = append(evs, NewStoredEvent(e, SourceReceipt, j.ID, "", now))
 	}
-	if err := x.store.RecordReceipt(ctx, &r, evs, first); err != nil {
+	check := -1
+	if prior != nil {
+		check = len(prior)
+	}
+	if err := x.store.RecordReceipt(ctx, &r, evs, check); err != nil {
 		return r, err
 	}
 	x.logger.Info("goods received", "receipt", r.ID, logKeyCapture, j.ID, "received", r.Received, "expected", r.Expected, "unexpected", r.Unexpected,

@@ -64,15 +64,10 @@ func (c *centralSite) atSite(t *testing.T, gln string, stations ...string) {
 	}
 }
 
-// TestStation_ReceiveByScan is the proof of receiving by scan at a
-// warehouse station: the wholesaler's real central on loopback captures
-// the manufacturer's document (20 packs in 2 cases on a pallet); station
-// dc-1 at the DC lists it, scans one case, nine packs of the other and a
-// pack the document does not ship, and finishes. The central keeps the
-// receipt with a PDG exception report (one pack missing, one without
-// data) that the PDG schema accepts; the station's journal holds the
-// receipt. Bad input is refused clearly and changes nothing.
-func TestStation_ReceiveByScan(t *testing.T) {
+// receivingDC is the wholesaler's central with the manufacturer's document
+// of 20 packs (2 cases on a pallet) captured, and station dc-1 at its DC.
+func receivingDC(t *testing.T) (*dscsatest.Scenario, *centralSite, dscsa.CaptureJob, *station.Service, *localdb.DB, *uplink.API) {
+	t.Helper()
 	_, mx, s := shipped(t, 20)
 	doc, _ := mustDoc(t, mx, "SH-1", epcis.FormatXML12)
 	whs := newCentralSite(t, "wholesaler", dscsatest.WhsGLN)
@@ -82,6 +77,19 @@ func TestStation_ReceiveByScan(t *testing.T) {
 	whs.postDocument(t, mfrToken, doc, &job)
 	whs.atSite(t, dscsatest.WhsDC, "dc-1")
 	svc, ledger, api := newWarehouseStation(t, whs, "dc-1")
+	return s, whs, job, svc, ledger, api
+}
+
+// TestStation_ReceiveByScan is the proof of receiving by scan at a
+// warehouse station: the wholesaler's real central on loopback captures
+// the manufacturer's document (20 packs in 2 cases on a pallet); station
+// dc-1 at the DC lists it, scans one case, nine packs of the other and a
+// pack the document does not ship, and finishes. The central keeps the
+// receipt with a PDG exception report (one pack missing, one without
+// data) that the PDG schema accepts; the station's journal holds the
+// receipt. Bad input is refused clearly and changes nothing.
+func TestStation_ReceiveByScan(t *testing.T) {
+	s, whs, job, svc, ledger, api := receivingDC(t)
 
 	docs, err := svc.InboundDocuments(ctx, "pack")
 	if err != nil {
@@ -94,10 +102,10 @@ func TestStation_ReceiveByScan(t *testing.T) {
 
 	// Bad input is refused and records nothing.
 	in := &uplink.Inbound{API: api}
-	if _, err := in.ReceiveInbound(ctx, job.ID, []string{"hello"}); station.ErrorCode(err) != station.EINVALID {
+	if _, err := in.ReceiveInbound(ctx, job.ID, []string{"hello"}, false); station.ErrorCode(err) != station.EINVALID {
 		t.Fatalf("a scan that is no identifier: %v", err)
 	}
-	if _, err := in.ReceiveInbound(ctx, "cj-nope", []string{palletScan(s, 0)}); station.ErrorCode(err) != station.ENOTFOUND ||
+	if _, err := in.ReceiveInbound(ctx, "cj-nope", []string{palletScan(s, 0)}, false); station.ErrorCode(err) != station.ENOTFOUND ||
 		!strings.Contains(station.ErrorMessage(err), "not known") {
 		t.Fatalf("an unknown document: %v", err)
 	}
@@ -126,7 +134,7 @@ func TestStation_ReceiveByScan(t *testing.T) {
 		t.Fatalf("progress %+v, want %+v", got, want)
 	}
 	head, _ := ledger.Head(ctx)
-	rec, err := svc.FinishReceiving(ctx, "pack", r)
+	rec, err := svc.FinishReceiving(ctx, "pack", r, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +195,7 @@ func TestStation_ReceiveByScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	head, _ = ledger.Head(ctx)
-	if _, err := svc.FinishReceiving(ctx, "pack", again); station.ErrorCode(err) != station.ECONFLICT || !strings.Contains(station.ErrorMessage(err), "already received") {
+	if _, err := svc.FinishReceiving(ctx, "pack", again, false); station.ErrorCode(err) != station.ECONFLICT || !strings.Contains(station.ErrorMessage(err), "already received") {
 		t.Fatalf("second receipt: %v", err)
 	}
 	if after, _ := ledger.Head(ctx); after.Seq != head.Seq {
@@ -239,5 +247,93 @@ func (c *centralSite) postDocument(t *testing.T, token string, doc []byte, job *
 	}
 	if job.ID == "" {
 		t.Fatalf("no capture job id in %s", body)
+	}
+}
+
+// TestStation_ReceiveInParts: a shipment that arrives in two parts is
+// received part by part against one document. The first part (one case)
+// is a partial receipt without missing goods; the document stays waiting
+// with that case marked received, and scanning it again is refused. The
+// last part (nine packs of the other case) reports the one pack missing
+// from the whole shipment, not the case received before; the document is
+// then received, and a further part is refused.
+func TestStation_ReceiveInParts(t *testing.T) {
+	s, whs, job, svc, ledger, api := receivingDC(t)
+	caseScan := func(i int) string { return "(01)" + centraltest.CaseGTIN + "(21)" + s.CaseSerial(i) }
+
+	r, err := svc.StartReceiving(ctx, "pack", palletScan(s, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Add(caseScan(0)); err != nil {
+		t.Fatal(err)
+	}
+	part, err := svc.FinishReceiving(ctx, "pack", r, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !part.Partial || part.Units != 20 || part.Received != 10 || part.Missing != 0 || part.ReportID != "" || !part.Clean() {
+		t.Fatalf("first part %+v", part)
+	}
+	docs, err := svc.InboundDocuments(ctx, "pack")
+	if err != nil || len(docs) != 1 || docs[0].Received != 10 {
+		t.Fatalf("after the first part the documents waiting are %+v (%v); want the document, 10 packs received", docs, err)
+	}
+	r, err = svc.StartReceiving(ctx, "pack", docs[0].DocumentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Add(caseScan(0)); station.ErrorCode(err) != station.ECONFLICT || !strings.Contains(err.Error(), "received in an earlier part") {
+		t.Fatalf("scanning the case received in the first part again: %v", err)
+	}
+	for i := 10; i < 19; i++ { // pack 19 is missing
+		if _, err := r.Add(unitScan(s.UnitSerial(i), centraltest.Lot)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.Progress(); got.Received != 19 || got.Units != 20 {
+		t.Fatalf("progress of the last part %+v: want 19 of 20 with the first part", got)
+	}
+	last, err := svc.FinishReceiving(ctx, "pack", r, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Partial || last.Units != 20 || last.Received != 19 || last.Missing != 1 || last.Unexpected != 0 || len(last.Exceptions) != 1 ||
+		last.Exceptions[0].Kind != station.ExceptionMissing || last.Exceptions[0].Item.Serial != s.UnitSerial(19) {
+		t.Fatalf("last part %+v", last)
+	}
+	rs, err := whs.store.Receipts(ctx, job.ID)
+	if err != nil || len(rs) != 2 || !rs[0].Partial || rs[1].Partial || rs[1].Exceptions == nil {
+		t.Fatalf("receipts %+v (%v)", rs, err)
+	}
+	report, err := json.Marshal(rs[1].Exceptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dscsatest.MustPDGReport(t, report)
+	if docs, err := svc.InboundDocuments(ctx, "pack"); err != nil || len(docs) != 0 {
+		t.Fatalf("documents waiting after the last part: %+v (%v)", docs, err)
+	}
+	in := &uplink.Inbound{API: api}
+	if _, err := in.ReceiveInbound(ctx, job.ID, []string{caseScan(1)}, true); station.ErrorCode(err) != station.ECONFLICT || !strings.Contains(err.Error(), "already received") {
+		t.Fatalf("a part after the last one: %v", err)
+	}
+	// The journal holds both parts.
+	evs, err := centraltest.AllEvents(ctx, ledger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []bool
+	for _, e := range evs {
+		if e.Type == station.EventInboundReceived {
+			p, err := station.DecodePayload(e.Type, e.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, p.(*station.InboundReceived).Partial)
+		}
+	}
+	if len(parts) != 2 || !parts[0] || parts[1] {
+		t.Fatalf("the journal holds receipts partial=%v", parts)
 	}
 }

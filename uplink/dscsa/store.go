@@ -88,13 +88,15 @@ type Store interface {
 	CaptureEvents(ctx context.Context, next func() (*StoredEvent, error), visibleTo string) (stored, duplicates int, err error)
 
 	// RecordReceipt stores a receipt against a captured document, with its
-	// receiving events and exception report. With first, ECONFLICT when the
-	// document already has a receipt (checked in the same transaction).
-	RecordReceipt(ctx context.Context, r *Receipt, evs []StoredEvent, first bool) error
+	// receiving events and exception report. With prior 0 or more,
+	// ECONFLICT unless the document has exactly prior receipts, all
+	// partial (checked in the same transaction); -1 checks nothing.
+	RecordReceipt(ctx context.Context, r *Receipt, evs []StoredEvent, prior int) error
 	// Receipts returns the receipts against a capture job, oldest first.
 	Receipts(ctx context.Context, capture string) ([]Receipt, error)
 	// UnreceivedCaptureJobs returns the finished, successful capture jobs
-	// with events and no receipt, newest first.
+	// with events not received in full (partial receipts only, or none),
+	// newest first.
 	UnreceivedCaptureJobs(ctx context.Context, limit int) ([]CaptureJob, error)
 
 	// OpenInvestigation records an investigation and places its holds.
