@@ -188,7 +188,7 @@ func (x *Exchange) ReceiveAtStation(ctx context.Context, stationID, capture stri
 	if !doc.addressedTo(site) {
 		return station.InboundReceipt{}, Forbidden("document %s is addressed to location %s, not to this station's site %s (%s)", j.DocumentID, doc.destination, site.GLN, site.Name)
 	}
-	r, err := x.receive(ctx, Caller{Name: stationID, Station: true}, ReceiveRequest{Capture: j.ID, Scans: scans, Location: site.GLN, Partial: partial}, doc, rs)
+	r, err := x.receive(ctx, Caller{Name: stationID, Station: true}, ReceiveRequest{Capture: j.ID, Scans: scans, Location: site.GLN, Partial: partial}, doc, rs, true)
 	if err != nil {
 		return station.InboundReceipt{}, err
 	}

@@ -149,7 +149,21 @@ func (x *Exchange) Receive(ctx context.Context, c Caller, req ReceiveRequest) (R
 	if req.Partial {
 		return Receipt{}, station.Errorf(station.EINVALID, "partial receipts are made at the receiving station, part by part")
 	}
-	return x.receive(ctx, c, req, nil, nil)
+	// What a station received in parts, while the document is not yet
+	// received in full, counts as received.
+	rs, err := x.store.Receipts(ctx, req.Capture)
+	if err != nil {
+		return Receipt{}, err
+	}
+	var parts []Receipt
+	for _, r := range rs {
+		if !r.Partial {
+			parts = nil
+			break
+		}
+		parts = append(parts, r)
+	}
+	return x.receive(ctx, c, req, nil, parts, false)
 }
 
 // document is what a captured document ships.
@@ -259,10 +273,10 @@ func (x *Exchange) readDocument(ctx context.Context, j CaptureJob) (*document, e
 // receive records a receipt; doc, when given, is the job's document read
 // already; first refuses a document that has a receipt already.
 //
-// prior are the document's earlier (partial) receipts when the receipt is
-// a station's, checked again when it is stored; nil for the ERP's, which
-// checks nothing.
-func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, doc *document, prior []Receipt) (Receipt, error) {
+// prior are the document's earlier parts (partial receipts), whose goods
+// count as received. With check (a station's receipt) they are checked
+// again when the receipt is stored: still all the receipts there are.
+func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, doc *document, prior []Receipt, check bool) (Receipt, error) {
 	if !c.Internal() {
 		return Receipt{}, Forbidden("partners cannot record receipts here")
 	}
@@ -450,11 +464,11 @@ func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, do
 			BizTransactionList: ship.BizTransactionList, SourceList: ship.SourceList, DestinationList: ship.DestinationList}
 		evs = append(evs, NewStoredEvent(e, SourceReceipt, j.ID, "", now))
 	}
-	check := -1
-	if prior != nil {
-		check = len(prior)
+	n := -1
+	if check {
+		n = len(prior)
 	}
-	if err := x.store.RecordReceipt(ctx, &r, evs, check); err != nil {
+	if err := x.store.RecordReceipt(ctx, &r, evs, n); err != nil {
 		return r, err
 	}
 	x.logger.Info("goods received", "receipt", r.ID, logKeyCapture, j.ID, "received", r.Received, "expected", r.Expected, "unexpected", r.Unexpected,

@@ -337,3 +337,32 @@ func TestStation_ReceiveInParts(t *testing.T) {
 		t.Fatalf("the journal holds receipts partial=%v", parts)
 	}
 }
+
+// TestStation_PartThenERP: when the office records the rest of a shipment
+// a station received a part of, the part counts as received, and the ERP
+// cannot make a part itself.
+func TestStation_PartThenERP(t *testing.T) {
+	s, whs, job, svc, _, _ := receivingDC(t)
+	r, err := svc.StartReceiving(ctx, "pack", palletScan(s, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Add("(01)" + centraltest.CaseGTIN + "(21)" + s.CaseSerial(0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.FinishReceiving(ctx, "pack", r, true); err != nil {
+		t.Fatal(err)
+	}
+	erp := dscsa.Caller{Name: "erp-1"}
+	req := dscsa.ReceiveRequest{Capture: job.ID, Location: dscsatest.WhsDC, Scans: []string{"(01)" + centraltest.CaseGTIN + "(21)" + s.CaseSerial(1)}}
+	if _, err := whs.x.Receive(ctx, erp, dscsa.ReceiveRequest{Capture: job.ID, Location: dscsatest.WhsDC, Scans: req.Scans, Partial: true}); station.ErrorCode(err) != station.EINVALID {
+		t.Fatalf("a part recorded by the ERP: %v", err)
+	}
+	rec, err := whs.x.Receive(ctx, erp, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Received != 20 || rec.Exceptions != nil {
+		t.Fatalf("the office's receipt of the rest: %d received, exceptions %+v; want all 20 and none", rec.Received, rec.Exceptions)
+	}
+}
