@@ -166,6 +166,9 @@ func (p InboundReceived) Validate() error {
 		return Errorf(EINVALID, "%s: counts units %d, received %d, missing %d, unexpected %d, misaligned %d do not add up", t,
 			p.Units, p.Received, p.Missing, p.Unexpected, p.Misaligned)
 	}
+	if len(p.Items) == 0 && !p.Partial && p.Received > 0 {
+		return nil // the last receipt of a document received in parts may scan nothing
+	}
 	return validateItems(t, "-", p.Items)
 }
 
@@ -367,7 +370,8 @@ func (s *Service) StartReceiving(ctx context.Context, user, ref string) (*Receiv
 //
 // With partial, the goods are a part of the shipment and more is to come:
 // the document stays waiting for the rest, and what is missing is
-// reported with the last part.
+// reported with the last part. A document received in parts is closed by
+// a last receipt that may have no scans of its own.
 func (s *Service) FinishReceiving(ctx context.Context, user string, r *Receiving, partial bool) (InboundReceipt, error) {
 	if _, err := s.authorize(ctx, user, ActMoveStock); err != nil {
 		return InboundReceipt{}, err
@@ -378,7 +382,7 @@ func (s *Service) FinishReceiving(ctx context.Context, user string, r *Receiving
 	r.mu.Lock()
 	scans, items := append([]string(nil), r.scans...), append([]Item(nil), r.items...)
 	r.mu.Unlock()
-	if len(scans) == 0 {
+	if len(scans) == 0 && (partial || r.Document.Received == 0) {
 		return InboundReceipt{}, Errorf(EINVALID, "nothing was scanned: scan the pallets, cases or packs received first")
 	}
 	rec, err := s.inbound.ReceiveInbound(ctx, r.Document.Capture, scans, partial)

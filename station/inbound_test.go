@@ -184,12 +184,18 @@ func TestInboundReceived_Validate(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	closing := ok // the last receipt of a document received in parts
+	closing.Items = nil
+	if err := closing.Validate(); err != nil {
+		t.Fatalf("a closing receipt without scans: %v", err)
+	}
 	for name, mut := range map[string]func(*station.InboundReceived){
 		"NoReceipt":   func(p *station.InboundReceived) { p.Receipt = 0 },
 		"NoDocument":  func(p *station.InboundReceived) { p.Document = "" },
 		"BadLocation": func(p *station.InboundReceived) { p.Location = "123" },
 		"BadFrom":     func(p *station.InboundReceived) { p.From = "0614141000013" },
-		"NoItems":     func(p *station.InboundReceived) { p.Items = nil },
+		"NoItems":     func(p *station.InboundReceived) { p.Items, p.Received = nil, 0 },
+		"PartNoItems": func(p *station.InboundReceived) { p.Items, p.Partial = nil, true },
 		"Counts":      func(p *station.InboundReceived) { p.Received = 2 },
 	} {
 		p := ok

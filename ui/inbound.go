@@ -100,7 +100,7 @@ func (p *inboundPanel) render() {
 	p.progress.Show()
 	enable(p.list, false)
 	enable(p.open, false)
-	enable(p.finish, pr.Scans > 0)
+	enable(p.finish, pr.Scans > 0 || d.Received > 0) // a document received in parts may be closed without scans
 	enable(p.part, pr.Scans > 0)
 	enable(p.cancel, true)
 	p.s.k.relayout()

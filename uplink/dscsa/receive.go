@@ -280,7 +280,7 @@ func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, do
 	if !c.Internal() {
 		return Receipt{}, Forbidden("partners cannot record receipts here")
 	}
-	if len(req.Scans) == 0 || len(req.Scans) > 100000 {
+	if len(req.Scans) == 0 && (req.Partial || len(prior) == 0) || len(req.Scans) > 100000 {
 		return Receipt{}, station.Errorf(station.EINVALID, "scans: give 1 to 100000 scans")
 	}
 	if err := gs1.ValidateGLN(req.Location); err != nil {
@@ -414,6 +414,12 @@ func (x *Exchange) receive(ctx context.Context, c Caller, req ReceiveRequest, do
 		// What is missing, and the counts per GTIN, are known with the
 		// last part.
 		missing = nil
+	}
+	if r.Partial && len(top) == 0 && r.Unexpected == 0 && len(prior) > 0 {
+		// A part sent again after its answer was lost: nothing new.
+		last := prior[len(prior)-1]
+		return r, station.Errorf(station.ECONFLICT, "everything scanned was received in an earlier part of document %s (receipt %d, %s): nothing new to receive",
+			r.DocumentID, last.ID, last.ReceivedAt.Format(time.RFC3339))
 	}
 	sort.Strings(missing)
 	for _, epc := range missing {

@@ -275,6 +275,11 @@ func TestStation_ReceiveInParts(t *testing.T) {
 	if !part.Partial || part.Units != 20 || part.Received != 10 || part.Missing != 0 || part.ReportID != "" || !part.Clean() {
 		t.Fatalf("first part %+v", part)
 	}
+	// The same part sent again (its answer lost) records nothing new.
+	in := &uplink.Inbound{API: api}
+	if _, err := in.ReceiveInbound(ctx, job.ID, []string{caseScan(0)}, true); station.ErrorCode(err) != station.ECONFLICT || !strings.Contains(err.Error(), "nothing new to receive") {
+		t.Fatalf("the first part sent again: %v", err)
+	}
 	docs, err := svc.InboundDocuments(ctx, "pack")
 	if err != nil || len(docs) != 1 || docs[0].Received != 10 {
 		t.Fatalf("after the first part the documents waiting are %+v (%v); want the document, 10 packs received", docs, err)
@@ -314,7 +319,6 @@ func TestStation_ReceiveInParts(t *testing.T) {
 	if docs, err := svc.InboundDocuments(ctx, "pack"); err != nil || len(docs) != 0 {
 		t.Fatalf("documents waiting after the last part: %+v (%v)", docs, err)
 	}
-	in := &uplink.Inbound{API: api}
 	if _, err := in.ReceiveInbound(ctx, job.ID, []string{caseScan(1)}, true); station.ErrorCode(err) != station.ECONFLICT || !strings.Contains(err.Error(), "already received") {
 		t.Fatalf("a part after the last one: %v", err)
 	}
@@ -364,5 +368,48 @@ func TestStation_PartThenERP(t *testing.T) {
 	}
 	if rec.Received != 20 || rec.Exceptions != nil {
 		t.Fatalf("the office's receipt of the rest: %d received, exceptions %+v; want all 20 and none", rec.Received, rec.Exceptions)
+	}
+}
+
+// TestStation_CloseAfterParts: a shipment that came entirely in parts is
+// closed by a last receipt without scans of its own, which finds nothing
+// missing; without earlier parts a receipt without scans is refused.
+func TestStation_CloseAfterParts(t *testing.T) {
+	s, _, _, svc, _, _ := receivingDC(t)
+	docs, err := svc.InboundDocuments(ctx, "pack")
+	if err != nil || len(docs) != 1 {
+		t.Fatalf("documents %+v %v", docs, err)
+	}
+	if _, err := svc.FinishReceiving(ctx, "pack", station.NewReceiving(docs[0]), false); station.ErrorCode(err) != station.EINVALID {
+		t.Fatalf("a receipt without scans and no parts: %v", err)
+	}
+	for i := range 2 {
+		r, err := svc.StartReceiving(ctx, "pack", palletScan(s, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Add("(01)" + centraltest.CaseGTIN + "(21)" + s.CaseSerial(i)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.FinishReceiving(ctx, "pack", r, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := svc.StartReceiving(ctx, "pack", palletScan(s, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Document.Received != 20 {
+		t.Fatalf("the document shows %d packs received, want 20", r.Document.Received)
+	}
+	last, err := svc.FinishReceiving(ctx, "pack", r, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Partial || last.Received != 20 || last.Units != 20 || !last.Clean() {
+		t.Fatalf("the closing receipt %+v", last)
+	}
+	if docs, err := svc.InboundDocuments(ctx, "pack"); err != nil || len(docs) != 0 {
+		t.Fatalf("documents waiting after closing: %+v %v", docs, err)
 	}
 }
