@@ -88,7 +88,7 @@ func (p *inboundPanel) render() {
 		return
 	}
 	d := r.Document
-	p.docLabel.SetText(trf("Receiving document {{.Document}} from {{.Partner}} (PO {{.PO}}): scan every pallet, case or pack that arrived, then press Finish receipt.",
+	p.docLabel.SetText(trf("Receiving document {{.Document}} from {{.Partner}} (PO {{.PO}}): scan every pallet, case or pack that arrived, then press Finish receipt (or Part received, when more of the shipment is to come).",
 		map[string]any{"Document": d.DocumentID, "Partner": d.Name(), "PO": d.PO}))
 	pr := r.Progress()
 	text := trf("{{.Received}} of {{.Units}} packs of the document received · {{.Scans}} scans", map[string]any{
