@@ -57,6 +57,19 @@ func startTestCentral(t *testing.T, store *centraldb.DB, addr string) *testCentr
 	return c
 }
 
+// openLine1 adds station line-1 to the central and opens the kiosk's
+// station (simulated line) enrolled with its code, closed at the end.
+func (c *testCentral) openLine1(t *testing.T) *kioskStation {
+	t.Helper()
+	ctx := context.Background()
+	code, err := central.AddStation(ctx, c.store, "line-1", "", 0, time.Now(), false)
+	must(t, err)
+	st, err := openStation(ctx, centralKioskConfig(t, c.url, code), slog.New(slog.DiscardHandler), &strings.Builder{})
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // startTestCentralDSCSA starts a central on loopback with a fresh store and
 // the DSCSA exchange on for our company gln, its folders under dir (files
 // for partners in dir/dscsa-outbound).

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/station/stationtest"
-	"github.com/linestation/linestation/uplink/central"
 )
 
 // TestKiosk_DemoShipmentDocument is what 'make run' promises: with the
@@ -24,17 +22,12 @@ func TestKiosk_DemoShipmentDocument(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	c, _ := startTestCentralDSCSA(t, demoOwnerGLN, dir)
-	store, files := c.store, filepath.Join(dir, "dscsa-outbound")
+	files := filepath.Join(dir, "dscsa-outbound")
 	if res := seedTestCentral(t, c); !res.dscsa {
 		t.Fatal("demo seed did not register the demo site and partner at a central with the exchange on")
 	}
 
-	code, err := central.AddStation(ctx, store, "line-1", "", 0, time.Now(), false)
-	must(t, err)
-	cfg := centralKioskConfig(t, c.url, code)
-	st, err := openStation(ctx, cfg, slog.New(slog.DiscardHandler), &strings.Builder{})
-	must(t, err)
-	t.Cleanup(func() { st.Close() })
+	st := c.openLine1(t)
 	gtin := demoProducts()[0].GTIN
 	stationtest.Poll(t, 20*time.Second, "the demo order and its serials", func() bool {
 		lvl, err := st.db.Pool(ctx, gtin)
@@ -50,7 +43,7 @@ func TestKiosk_DemoShipmentDocument(t *testing.T) {
 	}
 	_, err = st.svc.CloseParent(ctx, "pat", cs.Parent, &station.SignRequest{User: "sam", Secret: "314159", Meaning: station.MeaningPartial, Reason: "partial case for the demo"})
 	must(t, err)
-	from, owner, partners := siteOf(cfg)
+	from, owner, partners := siteOf(st.cfg)
 	p := partners[0]
 	sh := station.Shipment{ID: "SH-DEMO-1", ShipFrom: from, Owner: owner, ShipTo: p.ShipTo, Partner: p.GLN, PO: "PO-W-1", Name: p.Name}
 	must(t, st.svc.CreateShipment(ctx, "pat", sh))

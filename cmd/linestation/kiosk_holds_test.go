@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"github.com/linestation/linestation/station"
 	"github.com/linestation/linestation/station/stationtest"
 	"github.com/linestation/linestation/uplink"
-	"github.com/linestation/linestation/uplink/central"
 	"github.com/linestation/linestation/uplink/dscsa"
 	"github.com/linestation/linestation/uplink/dscsa/dscsatest"
 )
@@ -58,12 +56,7 @@ func TestKiosk_CentralHolds(t *testing.T) {
 	_, err := store.PutOrder(ctx, heldOrder)
 	must(t, err)
 
-	code, err := central.AddStation(ctx, store, "line-1", "", 0, time.Now(), false)
-	must(t, err)
-	cfg := centralKioskConfig(t, c.url, code)
-	st, err := openStation(ctx, cfg, slog.New(slog.DiscardHandler), &strings.Builder{})
-	must(t, err)
-	t.Cleanup(func() { st.Close() })
+	st := c.openLine1(t)
 	stationtest.Poll(t, 20*time.Second, "both released orders and their serials", func() bool {
 		for _, id := range []string{demoOrderID, heldOrder.ID} {
 			if o, err := st.db.Order(ctx, id); err != nil || o.State != station.OrderReleased {
