@@ -36,10 +36,7 @@ func modelErrorf(path, format string, args ...any) *modelError {
 // form for them.
 func (e *Event) checkDecoded(f Format) *modelError {
 	base := string(e.Type)
-	for _, p := range []struct {
-		name string
-		pl   *Place
-	}{{"readPoint", e.ReadPoint}, {"bizLocation", e.BizLocation}} {
+	for _, p := range e.places() {
 		if p.pl == nil {
 			continue
 		}

@@ -117,10 +117,7 @@ func (e *Event) PreHash() string {
 			}
 		}
 	}
-	for _, p := range []struct {
-		name string
-		pl   *Place
-	}{{"readPoint", e.ReadPoint}, {"bizLocation", e.BizLocation}} {
+	for _, p := range e.places() {
 		if p.pl == nil || p.pl.ID == "" {
 			continue
 		}

@@ -262,3 +262,14 @@ type Attr struct {
 	Prefix string
 	Value  string
 }
+
+// namedPlace is a place of an event with its field's name.
+type namedPlace struct {
+	name string // readPoint or bizLocation
+	pl   *Place // nil when the event has none
+}
+
+// places are the event's read point and business location, in that order.
+func (e *Event) places() [2]namedPlace {
+	return [2]namedPlace{{"readPoint", e.ReadPoint}, {"bizLocation", e.BizLocation}}
+}

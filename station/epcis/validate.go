@@ -339,10 +339,7 @@ func (e *Event) Validate(f Format) []Problem {
 			checkCBV(bad, "persistentDisposition", string(d), &cbvDisposition)
 		}
 	}
-	for _, p := range []struct {
-		name string
-		pl   *Place
-	}{{"readPoint", e.ReadPoint}, {"bizLocation", e.BizLocation}} {
+	for _, p := range e.places() {
 		if p.pl == nil {
 			continue
 		}
