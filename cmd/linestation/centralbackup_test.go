@@ -21,55 +21,6 @@ import (
 	"github.com/linestation/linestation/uplink/backup/backuptest"
 )
 
-// serveRun is 'linestation serve' running in-process.
-type serveRun struct {
-	url         string
-	out, errOut *serveBuffer
-	cancel      context.CancelFunc
-	done        chan int
-}
-
-// startServeCmd runs 'serve ARGS' until stop, once it printed its URL.
-func startServeCmd(t *testing.T, args ...string) *serveRun {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &serveRun{out: &serveBuffer{}, errOut: &serveBuffer{}, cancel: cancel, done: make(chan int, 1)}
-	go func() { r.done <- report(runServe(ctx, args, r.out, r.errOut), r.errOut) }()
-	urlRE := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+) `)
-	stationtest.Poll(t, 20*time.Second, "serve to print its URL", func() bool {
-		if m := urlRE.FindStringSubmatch(r.out.String()); m != nil {
-			r.url = m[1]
-			return true
-		}
-		select {
-		case code := <-r.done:
-			t.Fatalf("serve exited with %d: %s", code, r.errOut.String())
-		default:
-		}
-		return false
-	})
-	t.Cleanup(func() { r.stop(t) })
-	return r
-}
-
-// stop stops serve as SIGTERM would and checks it exits cleanly.
-func (r *serveRun) stop(t *testing.T) {
-	t.Helper()
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	r.cancel = nil
-	select {
-	case code := <-r.done:
-		if code != exitOK {
-			t.Errorf("serve exited with %d: %s", code, r.errOut.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Error("serve did not stop within 20s")
-	}
-}
-
 // metric reads one unlabelled sample from /metrics (-1 when absent).
 func (r *serveRun) metric(t *testing.T, name string) float64 {
 	t.Helper()
@@ -111,7 +62,7 @@ func TestServe_Backup(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	run := startServeCmd(t, "--config", config, "--listen", "127.0.0.1:0", "--data", data)
+	run := startServe(t, "--config", config, "--listen", "127.0.0.1:0", "--data", data)
 
 	code, stdout, stderr := runServeCmd(t, ctx, "station", "add", "line-1", "--data", data)
 	enroll := regexp.MustCompile(`(?m)^([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})$`).FindStringSubmatch(stdout)
@@ -234,7 +185,7 @@ func TestServe_Backup(t *testing.T) {
 
 	t.Run("ErrCredentials", func(t *testing.T) {
 		t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-		run := startServeCmd(t, "--config", config, "--listen", "127.0.0.1:0", "--data", data)
+		run := startServe(t, "--config", config, "--listen", "127.0.0.1:0", "--data", data)
 		stationtest.Poll(t, 20*time.Second, "a failure in the metrics", func() bool {
 			return run.metric(t, "linestation_backup_failures_total") >= 1
 		})

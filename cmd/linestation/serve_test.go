@@ -114,46 +114,51 @@ func TestServe_ConfigErrors(t *testing.T) {
 	}
 }
 
-// runningServe is 'linestation serve' running in-process for a test.
-type runningServe struct {
+// serveRun is 'linestation serve' running in-process.
+type serveRun struct {
 	url         string
-	out, errOut serveBuffer
+	out, errOut *serveBuffer
 	cancel      context.CancelFunc
 	done        chan int
 }
 
 // startServe runs 'linestation serve args...' until stop (or the test's
-// end) and returns once it listens, with its URL.
-func startServe(t *testing.T, args ...string) *runningServe {
+// end, which waits for it to stop) and returns once it listens, with its
+// URL.
+func startServe(t *testing.T, args ...string) *serveRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &runningServe{cancel: cancel, done: make(chan int, 1)}
-	t.Cleanup(cancel)
-	go func() { s.done <- report(runServe(ctx, args, &s.out, &s.errOut), &s.errOut) }()
+	r := &serveRun{out: &serveBuffer{}, errOut: &serveBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	go func() { r.done <- report(runServe(ctx, args, r.out, r.errOut), r.errOut) }()
 	urlRE := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+) `)
 	stationtest.Poll(t, 20*time.Second, "serve to print its URL", func() bool {
-		if m := urlRE.FindStringSubmatch(s.out.String()); m != nil {
-			s.url = m[1]
+		if m := urlRE.FindStringSubmatch(r.out.String()); m != nil {
+			r.url = m[1]
 			return true
 		}
 		select {
-		case code := <-s.done:
-			t.Fatalf("serve exited with %d: %s", code, s.errOut.String())
+		case code := <-r.done:
+			t.Fatalf("serve exited with %d: %s", code, r.errOut.String())
 		default:
 		}
 		return false
 	})
-	return s
+	t.Cleanup(func() { r.stop(t) })
+	return r
 }
 
-// stop stops serve as SIGTERM does and checks that it exits 0 in time.
-func (s *runningServe) stop(t *testing.T) {
+// stop stops serve as SIGTERM would and checks it exits cleanly.
+func (r *serveRun) stop(t *testing.T) {
 	t.Helper()
-	s.cancel()
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
 	select {
-	case code := <-s.done:
+	case code := <-r.done:
 		if code != exitOK {
-			t.Fatalf("serve exited with %d after SIGTERM: %s", code, s.errOut.String())
+			t.Fatalf("serve exited with %d after SIGTERM: %s", code, r.errOut.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop within 20s")
